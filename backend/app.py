@@ -1,0 +1,100 @@
+"""``create_app(settings)``: the one place that assembles the backend."""
+
+from __future__ import annotations
+
+from advanced_alchemy.extensions.litestar import (
+    AlembicAsyncConfig,
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from litestar import Litestar
+from litestar.middleware import DefineMiddleware
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from backend.clock import Clock, SystemClock
+from backend.db.engine import create_engine
+from backend.db.migrate import MIGRATIONS_DIR
+from backend.db.models import Base
+from backend.domain.auth.controllers import AuthController
+from backend.domain.auth.login_sources import DemoLoginSource
+from backend.domain.codes.controllers import CodeTableController
+from backend.domain.objects.controllers import InspectionObjectController
+from backend.domain.people.controllers import MeController, TeamConflictController
+from backend.domain.tasks.controllers import TaskController, TeamTaskController
+from backend.http.context import AppContext
+from backend.http.deps import DEPENDENCIES
+from backend.http.health import health
+from backend.http.problems import EXCEPTION_HANDLERS
+from backend.http.security import BearerAuthentication, request_id_middleware
+from backend.settings import Settings
+
+ROUTE_HANDLERS = [
+    health,
+    AuthController,
+    MeController,
+    TaskController,
+    TeamTaskController,
+    TeamConflictController,
+    InspectionObjectController,
+    CodeTableController,
+]
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
+    """Build the app. Without ``settings`` they are read from the ``ZSJG_*`` environment."""
+    settings = settings or Settings.from_env()
+    engine = create_engine(
+        settings.effective_database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        echo=settings.database_echo,
+    )
+    session_maker = async_sessionmaker(engine, expire_on_commit=False)
+    ctx = AppContext(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        session_maker=session_maker,
+        login_source=DemoLoginSource(settings.demo_password) if settings.demo_mode else None,
+    )
+    db = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler="autocommit",
+        metadata=Base.metadata,
+        create_all=False,
+        set_default_exception_handler=False,
+        alembic_config=AlembicAsyncConfig(
+            script_location=str(MIGRATIONS_DIR),
+            script_config=str(MIGRATIONS_DIR / "alembic.ini"),
+            version_table_name="alembic_version",
+            render_as_batch=True,
+        ),
+    )
+
+    async def dispose_engine() -> None:
+        await engine.dispose()
+
+    return Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[SQLAlchemyPlugin(config=db)],
+        middleware=[
+            request_id_middleware,
+            DefineMiddleware(BearerAuthentication, exclude=["^/schema", "^/healthz$"]),
+        ],
+        state={"ctx": ctx},  # type: ignore[arg-type]
+        on_startup=[ctx.load_signing_key],
+        on_shutdown=[dispose_engine],
+        openapi_config=OpenAPIConfig(
+            title="掌上监管 API",
+            version="1",
+            description="Backend of 掌上监管: tasks, sync, evidence and review for field inspections.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        debug=False,
+    )

@@ -1,0 +1,35 @@
+"""The ORM models, all on one metadata (``Base.metadata``) for Alembic."""
+
+from ._base import Base, utcnow
+from .auth import Device, RefreshToken
+from .catalog import ChecklistPoint, CodeTableVersion, InspectionItem, InspectionItemVersion, ItemCategory
+from .objects import InspectionObject, ObjectKind
+from .people import ConflictOfInterest, Department, DepartmentLevel, InspectorProfile, Role, Team, User
+from .tasks import AssignmentHistoryEntry, Plan, Task, TaskAssignment, TaskItem, TaskStatus
+
+__all__ = [
+    "AssignmentHistoryEntry",
+    "Base",
+    "ChecklistPoint",
+    "CodeTableVersion",
+    "ConflictOfInterest",
+    "Department",
+    "DepartmentLevel",
+    "Device",
+    "InspectionItem",
+    "InspectionItemVersion",
+    "InspectionObject",
+    "InspectorProfile",
+    "ItemCategory",
+    "ObjectKind",
+    "Plan",
+    "RefreshToken",
+    "Role",
+    "Task",
+    "TaskAssignment",
+    "TaskItem",
+    "TaskStatus",
+    "Team",
+    "User",
+    "utcnow",
+]

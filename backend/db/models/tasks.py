@@ -1,0 +1,116 @@
+"""Plans, tasks, their items, their inspectors and the assignment history."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ._base import Base, CreatedMixin, IdMixin, utcnow
+from .catalog import InspectionItemVersion
+from .objects import InspectionObject
+from .people import Department, _enum
+
+
+class TaskStatus(enum.StrEnum):
+    """The task's state machine (DESIGN §4); the server is authoritative."""
+
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    APPROVED = "approved"
+    FORWARDED = "forwarded"
+    PUBLISHED = "published"
+    HELD = "held"
+    WITHDRAWN = "withdrawn"
+    REOPENED = "reopened"
+
+
+class Plan(IdMixin, CreatedMixin, Base):
+    """抽查计划: the plan a task was drawn under; its end bounds the result entry."""
+
+    __tablename__ = "plans"
+
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("departments.id"))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+
+
+class Task(IdMixin, CreatedMixin, Base):
+    """One inspection of one object for one or more items (进一次门、查多项事)."""
+
+    __tablename__ = "tasks"
+
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    """任务编号"""
+    name: Mapped[str] = mapped_column(String(200))
+    """任务名称"""
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id"), index=True)
+    batch_ref: Mapped[str | None] = mapped_column(String(64))
+    object_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("inspection_objects.id"), index=True)
+    lead_department_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("departments.id"))
+    team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("teams.id"), index=True)
+    issued_on: Mapped[date]
+    due_on: Mapped[date] = mapped_column(index=True)
+    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    plan: Mapped[Plan] = relationship(lazy="raise")
+    object: Mapped[InspectionObject] = relationship(lazy="raise")
+    lead_department: Mapped[Department] = relationship(lazy="raise")
+    items: Mapped[list[TaskItem]] = relationship(lazy="raise", order_by="TaskItem.ordinal")
+    assignments: Mapped[list[TaskAssignment]] = relationship(lazy="raise")
+
+    @property
+    def is_joint(self) -> bool:
+        return len({item.department_id for item in self.items}) > 1
+
+
+class TaskItem(Base):
+    """An item of a task, pinned to the item version (and so the checklist) it was issued with."""
+
+    __tablename__ = "task_items"
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    item_version_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("inspection_item_versions.id"), primary_key=True
+    )
+    department_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("departments.id"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+
+    item_version: Mapped[InspectionItemVersion] = relationship(lazy="raise")
+
+
+class TaskAssignment(Base):
+    """A current assignee of a task; exactly one per task is the primary (主检)."""
+
+    __tablename__ = "task_assignments"
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    is_primary: Mapped[bool] = mapped_column(default=False)
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssignmentHistoryEntry(IdMixin, Base):
+    """Every (re)assignment of a task: who, when, to whom, from whom and why."""
+
+    __tablename__ = "assignment_history"
+    __table_args__ = (UniqueConstraint("task_id", "ordinal"),)
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    """``assigned`` or ``reassigned``."""
+    inspector_ids: Mapped[list[str]] = mapped_column()
+    primary_id: Mapped[uuid.UUID] = mapped_column()
+    previous_inspector_ids: Mapped[list[str]] = mapped_column(default=list)
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,133 @@
+"""Access tokens (Ed25519-signed JWTs, PyJWT) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from backend.errors import InvalidToken
+
+ALGORITHMS = ["EdDSA"]
+"""The only algorithm accepted: an explicit allow-list, never taken from the token."""
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti", "sid", "gen", "role"]
+LEEWAY = timedelta(seconds=30)
+
+
+class SigningKeyMissing(RuntimeError):
+    """The access-token signing key file does not exist and may not be generated."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    device_id: uuid.UUID
+    generation: int
+    role: str
+    expires_at: datetime
+
+
+class TokenSigner:
+    """Signs and verifies the backend's own access tokens."""
+
+    def __init__(self, private_key: Ed25519PrivateKey, *, issuer: str, audience: str) -> None:
+        self._private_key = private_key
+        self._public_key: Ed25519PublicKey = private_key.public_key()
+        raw = self._public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.kid = hashlib.sha256(raw).hexdigest()[:16]
+        self._issuer = issuer
+        self._audience = audience
+
+    @classmethod
+    def from_file(cls, path: Path, *, generate: bool, issuer: str, audience: str) -> TokenSigner:
+        if not path.exists():
+            if not generate:
+                raise SigningKeyMissing(f"signing key file {path} does not exist")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            path.touch(mode=0o600)
+            path.write_bytes(pem)
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise SigningKeyMissing(f"{path} does not hold an Ed25519 private key")
+        return cls(key, issuer=issuer, audience=audience)
+
+    def issue(
+        self,
+        *,
+        user_id: uuid.UUID,
+        device_id: uuid.UUID,
+        generation: int,
+        role: str,
+        now: datetime,
+        ttl: timedelta,
+    ) -> tuple[str, datetime]:
+        expires_at = now + ttl
+        claims: dict[str, Any] = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": str(user_id),
+            "sid": str(device_id),
+            "gen": generation,
+            "role": role,
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+            "jti": uuid.uuid4().hex,
+        }
+        token = jwt.encode(claims, self._private_key, algorithm="EdDSA", headers={"kid": self.kid})
+        return token, expires_at
+
+    def verify(self, token: str, *, now: datetime) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("kid") != self.kid:
+                raise InvalidToken("unknown signing key")
+            claims = jwt.decode(
+                token,
+                self._public_key,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=LEEWAY,
+                options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
+            )
+            exp = int(claims["exp"])
+            iat = int(claims["iat"])
+            stamp = now.timestamp()
+            if exp + LEEWAY.total_seconds() < stamp:
+                raise InvalidToken("the access token has expired")
+            if iat - LEEWAY.total_seconds() > stamp:
+                raise InvalidToken("the access token was issued in the future")
+            return AccessClaims(
+                user_id=uuid.UUID(claims["sub"]),
+                device_id=uuid.UUID(claims["sid"]),
+                generation=int(claims["gen"]),
+                role=str(claims["role"]),
+                expires_at=datetime.fromtimestamp(exp, tz=now.tzinfo),
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"the access token is not valid: {exc}") from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidToken("the access token's claims are malformed") from exc
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A fresh opaque refresh token and the sha256 (hex) that is stored instead of it."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

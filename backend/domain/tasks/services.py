@@ -1,0 +1,170 @@
+"""Issuing tasks: the items from the published list, the object, the inspectors and the history."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.clock import Clock
+from backend.db.models import (
+    AssignmentHistoryEntry,
+    InspectionItem,
+    InspectionItemVersion,
+    InspectionObject,
+    Plan,
+    Task,
+    TaskAssignment,
+    TaskItem,
+    TaskStatus,
+)
+from backend.errors import InvalidInput, ItemNotListed
+
+from .assignment import ItemRequirement, check_assignment
+
+
+class NewTask(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A task to issue (下达任务)."""
+
+    code: str
+    name: str
+    plan_id: uuid.UUID
+    batch_ref: str | None = None
+    object_id: uuid.UUID
+    item_codes: list[str]
+    lead_department_id: uuid.UUID | None = None
+    """Defaults to the department of the first item."""
+    issued_on: date
+    due_on: date
+    inspector_ids: list[uuid.UUID]
+    primary_inspector_id: uuid.UUID
+
+
+class TaskService:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    async def _listed_versions(self, codes: Sequence[str]) -> list[InspectionItemVersion]:
+        if not codes:
+            raise InvalidInput("任务至少需要一个检查事项")
+        if len(set(codes)) != len(codes):
+            raise InvalidInput("检查事项重复", item_codes=list(codes))
+        rows = (
+            await self._session.execute(
+                select(InspectionItem, InspectionItemVersion)
+                .join(
+                    InspectionItemVersion,
+                    (InspectionItemVersion.item_id == InspectionItem.id)
+                    & (InspectionItemVersion.version == InspectionItem.current_version),
+                )
+                .where(InspectionItem.code.in_(codes))
+            )
+        ).all()
+        found = {item.code: (item, version) for item, version in rows}
+        not_listed = [c for c in codes if c not in found or not found[c][0].listed]
+        if not_listed:
+            raise ItemNotListed(
+                "以下事项不在公布的抽查事项清单内（清单之外无检查）：" + "、".join(not_listed),
+                item_codes=not_listed,
+            )
+        return [found[c][1] for c in codes]
+
+    async def create_task(self, new: NewTask, *, team_id: uuid.UUID, by_user_id: uuid.UUID | None) -> Task:
+        """Issue a task and assign it; every rule is checked first and nothing is written on refusal."""
+        if new.due_on < new.issued_on:
+            raise InvalidInput("截止日期不能早于下达日期")
+        plan = await self._session.get(Plan, new.plan_id)
+        if plan is None:
+            raise InvalidInput("抽查计划不存在", plan_id=str(new.plan_id))
+        if new.due_on > plan.ends_on:
+            raise InvalidInput(
+                f"截止日期不能晚于抽查计划的结束日期 {plan.ends_on.isoformat()}", plan_ends_on=plan.ends_on.isoformat()
+            )
+        if await self._session.get(InspectionObject, new.object_id) is None:
+            raise InvalidInput("检查对象不存在", object_id=str(new.object_id))
+        if await self._session.scalar(select(Task.id).where(Task.code == new.code)) is not None:
+            raise InvalidInput(f"任务编号 {new.code} 已存在", code=new.code)
+
+        versions = await self._listed_versions(new.item_codes)
+        items = await self._session.scalars(
+            select(InspectionItem).where(InspectionItem.id.in_([v.item_id for v in versions]))
+        )
+        department_of = {item.id: item.department_id for item in items}
+        requirements = [
+            ItemRequirement(
+                code=code,
+                name=v.name,
+                department_id=department_of[v.item_id],
+                qualification_area=v.qualification_area,
+            )
+            for code, v in zip(new.item_codes, versions, strict=True)
+        ]
+        await check_assignment(
+            self._session,
+            object_id=new.object_id,
+            items=requirements,
+            inspector_ids=new.inspector_ids,
+            primary_id=new.primary_inspector_id,
+            due_on=new.due_on,
+        )
+        item_departments = {r.department_id for r in requirements}
+        lead_department_id = new.lead_department_id or requirements[0].department_id
+        if lead_department_id not in item_departments:
+            raise InvalidInput("牵头部门必须是本任务某一检查事项的所属部门")
+
+        now = self._clock.now()
+        task = Task(
+            id=uuid.uuid4(),
+            code=new.code,
+            name=new.name,
+            plan_id=plan.id,
+            batch_ref=new.batch_ref,
+            object_id=new.object_id,
+            lead_department_id=lead_department_id,
+            team_id=team_id,
+            issued_on=new.issued_on,
+            due_on=new.due_on,
+            status=TaskStatus.ASSIGNED,
+            created_at=now,
+            updated_at=now,
+        )
+        self._session.add(task)
+        await self._session.flush()
+        for ordinal, (version, requirement) in enumerate(zip(versions, requirements, strict=True)):
+            self._session.add(
+                TaskItem(
+                    task_id=task.id,
+                    item_version_id=version.id,
+                    department_id=requirement.department_id,
+                    ordinal=ordinal,
+                )
+            )
+        for inspector_id in new.inspector_ids:
+            self._session.add(
+                TaskAssignment(
+                    task_id=task.id,
+                    user_id=inspector_id,
+                    is_primary=inspector_id == new.primary_inspector_id,
+                    assigned_at=now,
+                )
+            )
+        self._session.add(
+            AssignmentHistoryEntry(
+                task_id=task.id,
+                ordinal=1,
+                at=now,
+                by_user_id=by_user_id,
+                action="assigned",
+                inspector_ids=[str(i) for i in new.inspector_ids],
+                primary_id=new.primary_inspector_id,
+                previous_inspector_ids=[],
+                reason=None,
+            )
+        )
+        await self._session.flush()
+        return task

@@ -1,0 +1,37 @@
+"""What the running app holds beside the request: settings, clock, keys, database handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from backend.clock import Clock
+from backend.domain.auth.login_sources import LoginSource
+from backend.domain.auth.tokens import TokenSigner
+from backend.settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    session_maker: async_sessionmaker[AsyncSession]
+    login_source: LoginSource | None
+    _signer: TokenSigner | None = field(default=None, repr=False)
+
+    @property
+    def signer(self) -> TokenSigner:
+        if self._signer is None:
+            raise RuntimeError("the signing key is loaded at start-up")
+        return self._signer
+
+    def load_signing_key(self) -> None:
+        if self._signer is None:
+            self._signer = TokenSigner.from_file(
+                self.settings.effective_signing_key_file,
+                generate=self.settings.generate_signing_key,
+                issuer=self.settings.token_issuer,
+                audience=self.settings.token_audience,
+            )

@@ -1,0 +1,25 @@
+"""Liveness and readiness for operators and load balancers."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Response, get
+from sqlalchemy import text
+
+from .context import AppContext
+
+
+class Health(msgspec.Struct, kw_only=True):
+    status: str
+    database: str
+
+
+@get("/healthz", operation_id="health", exclude_from_auth=True, tags=["operations"])
+async def health(ctx: AppContext) -> Response[Health]:
+    """Whether the server is up and its database answers."""
+    try:
+        async with ctx.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return Response(Health(status="unavailable", database="unreachable"), status_code=503)
+    return Response(Health(status="ok", database=ctx.engine.dialect.name))

@@ -1,0 +1,87 @@
+"""Authentication middleware, request ids and the role guards."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy import select
+
+from backend.db.models import Device, Role, User
+from backend.domain.auth.principal import Principal
+from backend.errors import DeviceRevoked, InvalidToken, PermissionDenied
+
+from .context import AppContext
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Give every request an id (the caller's ``X-Request-ID`` when it is sane) and echo it back."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message)["X-Request-ID"] = request_id
+            await send(message)
+
+        await app(scope, receive, send_with_id)
+
+    return middleware
+
+
+class BearerAuthentication(AbstractAuthenticationMiddleware):
+    """Verifies the access token, then that its device session is still live."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        ctx: AppContext = connection.app.state.ctx
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise InvalidToken("需要登录（缺少 Bearer 访问令牌）")
+        claims = ctx.signer.verify(token.strip(), now=ctx.clock.now())
+        async with ctx.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(Device.revoked_at, Device.session_generation, User.active, User.role)
+                    .join(User, User.id == Device.user_id)
+                    .where(Device.id == claims.device_id, Device.user_id == claims.user_id)
+                )
+            ).first()
+        if row is None:
+            raise InvalidToken("访问令牌对应的设备不存在")
+        revoked_at, generation, active, role = row
+        if revoked_at is not None:
+            raise DeviceRevoked("该设备已被吊销", device_id=str(claims.device_id))
+        if generation != claims.generation or not active:
+            raise InvalidToken("会话已结束，请重新登录")
+        principal = Principal(user_id=claims.user_id, device_id=claims.device_id, role=role)
+        return AuthenticationResult(user=principal, auth=claims)
+
+
+def requires_role(*roles: Role) -> Any:
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = connection.user
+        if not isinstance(principal, Principal) or principal.role not in roles:
+            raise PermissionDenied("您的角色无权执行此操作", required_roles=[r.value for r in roles])
+
+    return guard
+
+
+requires_inspector = requires_role(Role.INSPECTOR, Role.TEAM_LEAD)
+requires_team_lead = requires_role(Role.TEAM_LEAD)
+requires_operator = requires_role(Role.OPERATOR)

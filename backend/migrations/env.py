@@ -1,0 +1,63 @@
+"""Alembic environment: the same migrations for SQLite and PostgreSQL.
+
+Runs from ``zsjg database …`` (advanced-alchemy's commands, which hand over their engine)
+and from ``backend.db.migrate`` (which hands over a URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from backend.db.engine import create_engine
+from backend.db.models import Base
+
+config: Any = context.config
+
+
+def _url() -> str:
+    return str(getattr(config, "db_url", None) or config.get_main_option("sqlalchemy.url"))
+
+
+def _configure(**kwargs: Any) -> None:
+    context.configure(
+        target_metadata=Base.metadata,
+        compare_type=True,
+        render_as_batch=True,
+        version_table="alembic_version",
+        **kwargs,
+    )
+
+
+def _run(connection: Connection) -> None:
+    _configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_online() -> None:
+    engine = getattr(config, "engine", None)
+    owned = engine is None
+    if owned:
+        engine = create_engine(_url())
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    finally:
+        if owned:
+            await engine.dispose()
+
+
+if context.is_offline_mode():
+    _configure(url=_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+    else:
+        asyncio.run(_run_online())

@@ -1,0 +1,74 @@
+"""Typed settings, read only by ``create_app`` and the CLI (never at import time)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+import msgspec
+
+ENV_PREFIX = "ZSJG_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the backend can be told from the outside.
+
+    Each field can be set by an environment variable named ``ZSJG_`` + the field name in
+    upper case, e.g. ``ZSJG_DATABASE_URL``.
+    """
+
+    data_dir: Path = Path("data")
+    """Where the SQLite file, the signing keys and stored files live."""
+    database_url: str = ""
+    """SQLAlchemy URL; empty means the embedded SQLite file ``{data_dir}/zsjg.sqlite3``.
+    Use ``postgresql+asyncpg://…`` for PostgreSQL."""
+    demo_mode: bool = False
+    """Enables the demo login source (demo accounts with the demo password)."""
+    demo_password: str = "zsjg-demo"
+    signing_key_file: Path | None = None
+    """PEM file of the Ed25519 key that signs access tokens; default ``{data_dir}/keys/signing.pem``."""
+    generate_signing_key: bool = False
+    """Create the signing key file when it is missing (demo and development only)."""
+    token_issuer: str = "zsjg"
+    token_audience: str = "zsjg-api"
+    access_token_ttl: timedelta = timedelta(minutes=15)
+    refresh_token_ttl: timedelta = timedelta(days=30)
+    database_echo: bool = False
+    sqlite_busy_timeout_ms: int = 10_000
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'zsjg.sqlite3').as_posix()}"
+
+    @property
+    def effective_signing_key_file(self) -> Path:
+        return self.signing_key_file or self.data_dir / "keys" / "signing.pem"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``ZSJG_*`` variables, then apply explicit overrides."""
+        env = os.environ if environ is None else environ
+        raw: dict[str, object] = {}
+        for name in cls.__struct_fields__:
+            value = env.get(ENV_PREFIX + name.upper())
+            if value is not None:
+                raw[name] = value
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return msgspec.convert(raw, cls, strict=False, dec_hook=_decode_path)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(f"invalid setting: {exc}") from exc
+
+
+def _decode_path(type_: type, obj: object) -> object:
+    if type_ is Path and isinstance(obj, str | Path):
+        return Path(obj)
+    raise NotImplementedError(f"cannot read {type_!r}")
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
