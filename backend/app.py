@@ -9,6 +9,7 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyPlugin,
 )
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             request_id_middleware,
             DefineMiddleware(BearerAuthentication, exclude=["^/schema", "^/healthz$"]),
         ],
-        state={"ctx": ctx},  # type: ignore[arg-type]
+        state=State({"ctx": ctx}),
         on_startup=[ctx.load_signing_key],
         on_shutdown=[dispose_engine],
         openapi_config=OpenAPIConfig(

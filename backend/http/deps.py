@@ -6,7 +6,8 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.domain.auth.principal import Principal
 
@@ -29,3 +30,11 @@ DEPENDENCIES = {
     "ctx": Provide(provide_ctx, sync_to_thread=False),
     "principal": Provide(provide_principal, sync_to_thread=False),
 }
+
+
+Ctx = NamedDependency[AppContext]
+"""The app context, injected by name (``ctx``)."""
+Caller = NamedDependency[Principal]
+"""The authenticated caller, injected by name (``principal``)."""
+DbSession = NamedDependency[AsyncSession]
+"""The request's session (commit on 2xx, roll back otherwise), injected by name (``db_session``)."""

@@ -17,7 +17,15 @@ PROBLEM_JSON = "application/problem+json"
 _RESERVED = {"type", "title", "status", "detail", "instance", "code", "request_id"}
 
 
-def _problem(request: Request[Any, Any, Any], *, status: int, code: str, title: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
+def _problem(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": f"urn:zsjg:problem:{code}",
         "title": title,
@@ -33,10 +41,14 @@ def _problem(request: Request[Any, Any, Any], *, status: int, code: str, title: 
 
 
 def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
-    return _problem(request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, **exc.extra)
+    return _problem(
+        request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, **exc.extra
+    )
 
 
-def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+def _validation_error(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
     return _problem(
         request,
         status=400,
@@ -58,7 +70,13 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _problem(request, status=500, code="internal-error", title="Internal Server Error", detail="服务器内部错误，已记录")
+    return _problem(
+        request,
+        status=500,
+        code="internal-error",
+        title="Internal Server Error",
+        detail="服务器内部错误，已记录",
+    )
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

@@ -22,7 +22,6 @@ from .context import AppContext
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     """Give every request an id (the caller's ``X-Request-ID`` when it is sane) and echo it back."""
 
@@ -47,7 +46,9 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
 class BearerAuthentication(AbstractAuthenticationMiddleware):
     """Verifies the access token, then that its device session is still live."""
 
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         ctx: AppContext = connection.app.state.ctx
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -77,7 +78,9 @@ def requires_role(*roles: Role) -> Any:
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = connection.user
         if not isinstance(principal, Principal) or principal.role not in roles:
-            raise PermissionDenied("您的角色无权执行此操作", required_roles=[r.value for r in roles])
+            raise PermissionDenied(
+                "您的角色无权执行此操作", required_roles=[r.value for r in roles]
+            )
 
     return guard
 

@@ -2,9 +2,23 @@
 
 from ._base import Base, utcnow
 from .auth import Device, RefreshToken
-from .catalog import ChecklistPoint, CodeTableVersion, InspectionItem, InspectionItemVersion, ItemCategory
+from .catalog import (
+    ChecklistPoint,
+    CodeTableVersion,
+    InspectionItem,
+    InspectionItemVersion,
+    ItemCategory,
+)
 from .objects import InspectionObject, ObjectKind
-from .people import ConflictOfInterest, Department, DepartmentLevel, InspectorProfile, Role, Team, User
+from .people import (
+    ConflictOfInterest,
+    Department,
+    DepartmentLevel,
+    InspectorProfile,
+    Role,
+    Team,
+    User,
+)
 from .tasks import AssignmentHistoryEntry, Plan, Task, TaskAssignment, TaskItem, TaskStatus
 
 __all__ = [

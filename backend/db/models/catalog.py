@@ -67,13 +67,17 @@ class ChecklistPoint(IdMixin, Base):
     __tablename__ = "checklist_points"
     __table_args__ = (UniqueConstraint("item_version_id", "ordinal"),)
 
-    item_version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("inspection_item_versions.id"), index=True)
+    item_version_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("inspection_item_versions.id"), index=True
+    )
     ordinal: Mapped[int] = mapped_column(Integer)
     content: Mapped[str] = mapped_column(Text)
     method: Mapped[str] = mapped_column(Text)
     default_problem_text: Mapped[str] = mapped_column(Text)
 
-    item_version: Mapped[InspectionItemVersion] = relationship(lazy="raise", back_populates="points")
+    item_version: Mapped[InspectionItemVersion] = relationship(
+        lazy="raise", back_populates="points"
+    )
 
 
 class CodeTableVersion(IdMixin, Base):

@@ -26,7 +26,15 @@ class DepartmentLevel(enum.StrEnum):
 
 
 def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e], length=32, validate_strings=True, create_constraint=True)
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        values_callable=lambda e: [m.value for m in e],
+        length=32,
+        validate_strings=True,
+        create_constraint=True,
+    )
 
 
 class Department(IdMixin, CreatedMixin, Base):
@@ -76,7 +84,9 @@ class InspectorProfile(Base):
     """执法检查人员 profile: the 执法证 and what the person is qualified to inspect."""
 
     __tablename__ = "inspector_profiles"
-    __table_args__ = (CheckConstraint("certificate_valid_from <= certificate_valid_until", name="cert_dates"),)
+    __table_args__ = (
+        CheckConstraint("certificate_valid_from <= certificate_valid_until", name="cert_dates"),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
     certificate_no: Mapped[str] = mapped_column(String(32), unique=True)

@@ -82,7 +82,9 @@ class AuthService:
     async def refresh(self, refresh_token: str) -> TokenPair:
         now = self._clock.now()
         row = await self._session.scalar(
-            select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(refresh_token)).with_for_update()
+            select(RefreshToken)
+            .where(RefreshToken.token_hash == hash_refresh_token(refresh_token))
+            .with_for_update()
         )
         if row is None:
             raise InvalidToken("未知的刷新令牌")

@@ -41,7 +41,9 @@ class TokenSigner:
     def __init__(self, private_key: Ed25519PrivateKey, *, issuer: str, audience: str) -> None:
         self._private_key = private_key
         self._public_key: Ed25519PublicKey = private_key.public_key()
-        raw = self._public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        raw = self._public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
         self.kid = hashlib.sha256(raw).hexdigest()[:16]
         self._issuer = issuer
         self._audience = audience

@@ -12,7 +12,11 @@ from backend.errors import NotFound
 
 def to_out(row: CodeTableVersion) -> CodeTableOut:
     return CodeTableOut(
-        name=row.name, version=row.version, title=row.title, entries=row.entries, published_at=row.published_at
+        name=row.name,
+        version=row.version,
+        title=row.title,
+        entries=row.entries,
+        published_at=row.published_at,
     )
 
 
@@ -25,7 +29,11 @@ async def current_code_tables(session: AsyncSession) -> list[CodeTableOut]:
     )
     rows = await session.scalars(
         select(CodeTableVersion)
-        .join(newest, (newest.c.name == CodeTableVersion.name) & (newest.c.version == CodeTableVersion.version))
+        .join(
+            newest,
+            (newest.c.name == CodeTableVersion.name)
+            & (newest.c.version == CodeTableVersion.version),
+        )
         .order_by(CodeTableVersion.name)
     )
     return [to_out(r) for r in rows]
@@ -33,7 +41,9 @@ async def current_code_tables(session: AsyncSession) -> list[CodeTableOut]:
 
 async def code_table_version(session: AsyncSession, name: str, version: int) -> CodeTableOut:
     row = await session.scalar(
-        select(CodeTableVersion).where(CodeTableVersion.name == name, CodeTableVersion.version == version)
+        select(CodeTableVersion).where(
+            CodeTableVersion.name == name, CodeTableVersion.version == version
+        )
     )
     if row is None:
         raise NotFound(f"代码表 {name} 没有第 {version} 版")

@@ -7,12 +7,11 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody
 from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import InspectionObject, Role
-from backend.http.context import AppContext
+from backend.http.deps import Ctx, DbSession
 from backend.http.security import requires_role
 
 from .services import InspectionObjectService, NewInspectionObject
@@ -39,8 +38,14 @@ class ObjectPage(msgspec.Struct, kw_only=True):
 
 def _out(o: InspectionObject) -> ObjectOut:
     return ObjectOut(
-        id=o.id, uscc=o.uscc, name=o.name, kind=o.kind.value, address=o.address,
-        legal_representative=o.legal_representative, industry=o.industry, risk_level=o.risk_level,
+        id=o.id,
+        uscc=o.uscc,
+        name=o.name,
+        kind=o.kind.value,
+        address=o.address,
+        legal_representative=o.legal_representative,
+        industry=o.industry,
+        risk_level=o.risk_level,
         credit_class=o.credit_class,
     )
 
@@ -53,23 +58,41 @@ class InspectionObjectController(Controller):
     @get("/", operation_id="searchObjects")
     async def search(
         self,
-        db_session: AsyncSession,
-        q: Annotated[str | None, Parameter(max_length=100, description="Part of the name or code")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        db_session: DbSession,
+        q: Annotated[
+            str | None, QueryParameter(max_length=100, description="Part of the name or code")
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> ObjectPage:
         """Search the directory by name or 统一社会信用代码."""
         where = []
         if q:
             pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append(or_(InspectionObject.name.like(pattern, escape="\\"), InspectionObject.uscc.like(pattern, escape="\\")))
-        total = await db_session.scalar(select(func.count()).select_from(InspectionObject).where(*where)) or 0
+            where.append(
+                or_(
+                    InspectionObject.name.like(pattern, escape="\\"),
+                    InspectionObject.uscc.like(pattern, escape="\\"),
+                )
+            )
+        total = (
+            await db_session.scalar(
+                select(func.count()).select_from(InspectionObject).where(*where)
+            )
+            or 0
+        )
         rows = await db_session.scalars(
-            select(InspectionObject).where(*where).order_by(InspectionObject.name).limit(limit).offset(offset)
+            select(InspectionObject)
+            .where(*where)
+            .order_by(InspectionObject.name)
+            .limit(limit)
+            .offset(offset)
         )
         return ObjectPage(items=[_out(o) for o in rows], total=total, limit=limit, offset=offset)
 
     @post("/", operation_id="registerObject")
-    async def register(self, data: NewInspectionObject, ctx: AppContext, db_session: AsyncSession) -> ObjectOut:
+    async def register(
+        self, data: JSONBody[NewInspectionObject], ctx: Ctx, db_session: DbSession
+    ) -> ObjectOut:
         """Add an object to the directory; its 统一社会信用代码 must pass the GB 32100 check as given."""
         return _out(await InspectionObjectService(db_session, ctx.clock).register(data))

@@ -55,8 +55,12 @@ class InspectionObjectService:
             select(InspectionObject.id).where(InspectionObject.uscc == data.uscc)
         )
         if existing is not None:
-            raise DuplicateObject(f"统一社会信用代码 {data.uscc} 的检查对象已存在", object_id=str(existing))
-        obj = InspectionObject(id=uuid.uuid4(), created_at=self._clock.now(), **msgspec.structs.asdict(data))
+            raise DuplicateObject(
+                f"统一社会信用代码 {data.uscc} 的检查对象已存在", object_id=str(existing)
+            )
+        obj = InspectionObject(
+            id=uuid.uuid4(), created_at=self._clock.now(), **msgspec.structs.asdict(data)
+        )
         self._session.add(obj)
         await self._session.flush()
         return obj

@@ -8,14 +8,21 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
+from litestar.params import JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import local_today
-from backend.db.models import ConflictOfInterest, Department, InspectionObject, InspectorProfile, Team, User
-from backend.domain.auth.principal import Principal
+from backend.db.models import (
+    ConflictOfInterest,
+    Department,
+    InspectionObject,
+    InspectorProfile,
+    Team,
+    User,
+)
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.http.context import AppContext
+from backend.http.deps import Caller, Ctx, DbSession
 from backend.http.security import requires_inspector, requires_team_lead
 
 from .qualifications import QUALIFICATION_AREAS
@@ -78,28 +85,45 @@ def _team(team: Team) -> TeamRef:
 
 
 async def _declare(
-    session: AsyncSession, ctx: AppContext, *, inspector_id: uuid.UUID, object_id: uuid.UUID, reason: str,
-    source: str, by: uuid.UUID,
+    session: AsyncSession,
+    ctx: Ctx,
+    *,
+    inspector_id: uuid.UUID,
+    object_id: uuid.UUID,
+    reason: str,
+    source: str,
+    by: uuid.UUID,
 ) -> ConflictOut:
     obj = await session.get(InspectionObject, object_id)
     if obj is None:
         raise InvalidInput("检查对象不存在", object_id=str(object_id))
     exists = await session.scalar(
         select(ConflictOfInterest.id).where(
-            ConflictOfInterest.inspector_id == inspector_id, ConflictOfInterest.object_id == object_id
+            ConflictOfInterest.inspector_id == inspector_id,
+            ConflictOfInterest.object_id == object_id,
         )
     )
     if exists is not None:
         raise Conflict("该回避事项已登记", conflict_id=str(exists))
     row = ConflictOfInterest(
-        id=uuid.uuid4(), inspector_id=inspector_id, object_id=object_id, reason=reason, source=source,
-        declared_by_id=by, created_at=ctx.clock.now(),
+        id=uuid.uuid4(),
+        inspector_id=inspector_id,
+        object_id=object_id,
+        reason=reason,
+        source=source,
+        declared_by_id=by,
+        created_at=ctx.clock.now(),
     )
     session.add(row)
     await session.flush()
     return ConflictOut(
-        id=row.id, inspector_id=inspector_id, object_id=object_id, object_name=obj.name, reason=reason,
-        source=source, created_at=row.created_at,
+        id=row.id,
+        inspector_id=inspector_id,
+        object_id=object_id,
+        object_name=obj.name,
+        reason=reason,
+        source=source,
+        created_at=row.created_at,
     )
 
 
@@ -108,14 +132,18 @@ class MeController(Controller):
     tags = ["people"]
 
     @get("/", operation_id="getMe")
-    async def me(self, principal: Principal, ctx: AppContext, db_session: AsyncSession) -> MeOut:
+    async def me(self, principal: Caller, ctx: Ctx, db_session: DbSession) -> MeOut:
         """The signed-in user, their team, their 执法证 and qualifications, and this device."""
         user = await db_session.get(User, principal.user_id)
         if user is None:
             raise NotFound("用户不存在")
         department = await db_session.get(Department, user.department_id)
         team = await db_session.get(Team, user.team_id) if user.team_id else None
-        led = (await db_session.scalars(select(Team).where(Team.lead_id == user.id).order_by(Team.name))).all()
+        led = (
+            await db_session.scalars(
+                select(Team).where(Team.lead_id == user.id).order_by(Team.name)
+            )
+        ).all()
         profile = await db_session.get(InspectorProfile, user.id)
         return MeOut(
             id=user.id,
@@ -132,7 +160,8 @@ class MeController(Controller):
                 certificate_valid_until=profile.certificate_valid_until,
                 certificate_valid_today=profile.certificate_valid_on(local_today(ctx.clock)),
                 qualification_areas=[
-                    QualificationOut(code=c, name=QUALIFICATION_AREAS.get(c, c)) for c in profile.qualification_areas
+                    QualificationOut(code=c, name=QUALIFICATION_AREAS.get(c, c))
+                    for c in profile.qualification_areas
                 ],
                 specialties=profile.specialties,
             )
@@ -142,7 +171,7 @@ class MeController(Controller):
         )
 
     @get("/conflicts", operation_id="listMyConflicts", guards=[requires_inspector])
-    async def my_conflicts(self, principal: Principal, db_session: AsyncSession) -> list[ConflictOut]:
+    async def my_conflicts(self, principal: Caller, db_session: DbSession) -> list[ConflictOut]:
         """The conflicts of interest declared for me."""
         rows = await db_session.execute(
             select(ConflictOfInterest, InspectionObject.name)
@@ -152,20 +181,30 @@ class MeController(Controller):
         )
         return [
             ConflictOut(
-                id=c.id, inspector_id=c.inspector_id, object_id=c.object_id, object_name=name, reason=c.reason,
-                source=c.source, created_at=c.created_at,
+                id=c.id,
+                inspector_id=c.inspector_id,
+                object_id=c.object_id,
+                object_name=name,
+                reason=c.reason,
+                source=c.source,
+                created_at=c.created_at,
             )
             for c, name in rows
         ]
 
     @post("/conflicts", operation_id="declareConflict", guards=[requires_inspector])
     async def declare(
-        self, data: DeclareConflict, principal: Principal, ctx: AppContext, db_session: AsyncSession
+        self, data: JSONBody[DeclareConflict], principal: Caller, ctx: Ctx, db_session: DbSession
     ) -> ConflictOut:
         """Declare a conflict of interest with an object (回避); I can no longer be assigned to it."""
         return await _declare(
-            db_session, ctx, inspector_id=principal.user_id, object_id=data.object_id, reason=data.reason,
-            source="inspector", by=principal.user_id,
+            db_session,
+            ctx,
+            inspector_id=principal.user_id,
+            object_id=data.object_id,
+            reason=data.reason,
+            source="inspector",
+            by=principal.user_id,
         )
 
 
@@ -176,17 +215,27 @@ class TeamConflictController(Controller):
 
     @post("/", operation_id="recordBusinessRecusal")
     async def record(
-        self, data: RecordBusinessRecusal, principal: Principal, ctx: AppContext, db_session: AsyncSession
+        self,
+        data: JSONBody[RecordBusinessRecusal],
+        principal: Caller,
+        ctx: Ctx,
+        db_session: DbSession,
     ) -> ConflictOut:
         """Record a business's request that an inspector of my team recuse themselves."""
         member = await db_session.scalar(
             select(User.id).where(
-                User.id == data.inspector_id, User.team_id.in_(select(Team.id).where(Team.lead_id == principal.user_id))
+                User.id == data.inspector_id,
+                User.team_id.in_(select(Team.id).where(Team.lead_id == principal.user_id)),
             )
         )
         if member is None:
             raise NotFound("该检查人员不在您的检查组", inspector_id=str(data.inspector_id))
         return await _declare(
-            db_session, ctx, inspector_id=data.inspector_id, object_id=data.object_id, reason=data.reason,
-            source="business", by=principal.user_id,
+            db_session,
+            ctx,
+            inspector_id=data.inspector_id,
+            object_id=data.object_id,
+            reason=data.reason,
+            source="business",
+            by=principal.user_id,
         )

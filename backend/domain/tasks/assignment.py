@@ -45,7 +45,10 @@ class ItemRequirement:
 
 
 def _qualified(user: User, profile: InspectorProfile, item: ItemRequirement) -> bool:
-    return user.department_id == item.department_id and item.qualification_area in profile.qualification_areas
+    return (
+        user.department_id == item.department_id
+        and item.qualification_area in profile.qualification_areas
+    )
 
 
 async def check_assignment(
@@ -60,7 +63,9 @@ async def check_assignment(
     """Check the rules; return the inspectors (in the given order) when all hold."""
     distinct = list(dict.fromkeys(inspector_ids))
     if len(distinct) != len(inspector_ids):
-        raise TooFewInspectors("同一名检查人员被重复指派", inspector_ids=[str(i) for i in inspector_ids])
+        raise TooFewInspectors(
+            "同一名检查人员被重复指派", inspector_ids=[str(i) for i in inspector_ids]
+        )
     if len(distinct) < MIN_INSPECTORS:
         raise TooFewInspectors(
             f"每项检查至少需要{MIN_INSPECTORS}名执法检查人员，本次只有{len(distinct)}名",
@@ -75,14 +80,21 @@ async def check_assignment(
         )
     ).all()
     by_id = {user.id: user for user in rows}
-    missing = [str(i) for i in distinct if i not in by_id or not by_id[i].active or by_id[i].profile is None]
+    missing = [
+        str(i)
+        for i in distinct
+        if i not in by_id or not by_id[i].active or by_id[i].profile is None
+    ]
     if missing:
         raise InspectorNotFound(
-            "以下人员不是在岗的执法检查人员（无执法证的辅助人员不得从事检查）", inspector_ids=missing
+            "以下人员不是在岗的执法检查人员（无执法证的辅助人员不得从事检查）",
+            inspector_ids=missing,
         )
     users = [by_id[i] for i in distinct]
 
-    expired = [u for u in users if u.profile is not None and not u.profile.certificate_valid_on(due_on)]
+    expired = [
+        u for u in users if u.profile is not None and not u.profile.certificate_valid_on(due_on)
+    ]
     if expired:
         raise CertificateNotValid(
             f"以下人员的执法证在截止日期 {due_on.isoformat()} 不在有效期内："
@@ -107,11 +119,14 @@ async def check_assignment(
         )
 
     unqualified = [
-        u for u in users if u.profile is not None and not any(_qualified(u, u.profile, it) for it in items)
+        u
+        for u in users
+        if u.profile is not None and not any(_qualified(u, u.profile, it) for it in items)
     ]
     if unqualified:
         raise InspectorNotQualified(
-            "以下人员不具备本任务任何检查事项的执法资格：" + "、".join(u.display_name for u in unqualified),
+            "以下人员不具备本任务任何检查事项的执法资格："
+            + "、".join(u.display_name for u in unqualified),
             inspector_ids=[str(u.id) for u in unqualified],
         )
 

@@ -45,7 +45,9 @@ from .schemas import (
     TaskSummary,
 )
 
-OPEN_STATUSES = frozenset({TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.RETURNED, TaskStatus.HELD})
+OPEN_STATUSES = frozenset(
+    {TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.RETURNED, TaskStatus.HELD}
+)
 
 
 def is_overdue(task: Task, today: date) -> bool:
@@ -98,7 +100,9 @@ class TaskFilter:
         return found
 
 
-async def _inspectors(session: AsyncSession, task_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[InspectorRef]]:
+async def _inspectors(
+    session: AsyncSession, task_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[InspectorRef]]:
     rows = await session.execute(
         select(TaskAssignment, User, InspectorProfile, Department.name)
         .join(User, User.id == TaskAssignment.user_id)
@@ -142,7 +146,9 @@ async def list_tasks(
     item_stats = {
         task_id: (count, departments)
         for task_id, count, departments in await session.execute(
-            select(TaskItem.task_id, func.count(), func.count(func.distinct(TaskItem.department_id)))
+            select(
+                TaskItem.task_id, func.count(), func.count(func.distinct(TaskItem.department_id))
+            )
             .where(TaskItem.task_id.in_(ids))
             .group_by(TaskItem.task_id)
         )
@@ -159,7 +165,9 @@ async def list_tasks(
                 overdue=is_overdue(t, today),
                 is_joint=item_stats.get(t.id, (0, 0))[1] > 1,
                 item_count=item_stats.get(t.id, (0, 0))[0],
-                object=ObjectSummary(id=t.object.id, name=t.object.name, uscc=t.object.uscc, address=t.object.address),
+                object=ObjectSummary(
+                    id=t.object.id, name=t.object.name, uscc=t.object.uscc, address=t.object.address
+                ),
                 inspectors=inspectors.get(t.id, []),
                 updated_at=t.updated_at,
             )
@@ -171,7 +179,9 @@ async def list_tasks(
     )
 
 
-async def get_task(session: AsyncSession, principal: Principal, task_id: uuid.UUID, *, today: date) -> TaskDetail:
+async def get_task(
+    session: AsyncSession, principal: Principal, task_id: uuid.UUID, *, today: date
+) -> TaskDetail:
     task = await session.scalar(
         select(Task)
         .where(Task.id == task_id, visible_to(principal))
@@ -182,15 +192,23 @@ async def get_task(session: AsyncSession, principal: Principal, task_id: uuid.UU
             selectinload(Task.items)
             .selectinload(TaskItem.item_version)
             .selectinload(InspectionItemVersion.points),
-            selectinload(Task.items).selectinload(TaskItem.item_version).selectinload(InspectionItemVersion.item),
+            selectinload(Task.items)
+            .selectinload(TaskItem.item_version)
+            .selectinload(InspectionItemVersion.item),
         )
     )
     if task is None:
         raise TaskNotFound("任务不存在或不属于您", task_id=str(task_id))
     departments = dict(
-        (await session.execute(select(Department.id, Department.name).where(
-            Department.id.in_({i.department_id for i in task.items})
-        ))).tuples().all()
+        (
+            await session.execute(
+                select(Department.id, Department.name).where(
+                    Department.id.in_({i.department_id for i in task.items})
+                )
+            )
+        )
+        .tuples()
+        .all()
     )
     history = await session.scalars(
         select(AssignmentHistoryEntry)

@@ -74,7 +74,9 @@ class TaskService:
             )
         return [found[c][1] for c in codes]
 
-    async def create_task(self, new: NewTask, *, team_id: uuid.UUID, by_user_id: uuid.UUID | None) -> Task:
+    async def create_task(
+        self, new: NewTask, *, team_id: uuid.UUID, by_user_id: uuid.UUID | None
+    ) -> Task:
         """Issue a task and assign it; every rule is checked first and nothing is written on refusal."""
         if new.due_on < new.issued_on:
             raise InvalidInput("截止日期不能早于下达日期")
@@ -83,7 +85,8 @@ class TaskService:
             raise InvalidInput("抽查计划不存在", plan_id=str(new.plan_id))
         if new.due_on > plan.ends_on:
             raise InvalidInput(
-                f"截止日期不能晚于抽查计划的结束日期 {plan.ends_on.isoformat()}", plan_ends_on=plan.ends_on.isoformat()
+                f"截止日期不能晚于抽查计划的结束日期 {plan.ends_on.isoformat()}",
+                plan_ends_on=plan.ends_on.isoformat(),
             )
         if await self._session.get(InspectionObject, new.object_id) is None:
             raise InvalidInput("检查对象不存在", object_id=str(new.object_id))

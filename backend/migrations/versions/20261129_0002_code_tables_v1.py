@@ -56,9 +56,21 @@ RESULT_CATEGORIES = [
         ],
         excludes=["1", *UNREACHABLE],
     ),
-    _result("B", "未按规定公示应当公示的信息", sub_reasons=["未按规定公示年报信息", "未按规定公示即时信息"], excludes=["1"]),
-    _result("C", "公示信息隐瞒真实情况、弄虚作假", variants=["公示信息隐瞒真实情况弄虚作假"], excludes=["1"]),
-    _result("E", "发现问题已责令改正", variants=["发现问题经责令已改正"], excludes=["1", *UNREACHABLE]),
+    _result(
+        "B",
+        "未按规定公示应当公示的信息",
+        sub_reasons=["未按规定公示年报信息", "未按规定公示即时信息"],
+        excludes=["1"],
+    ),
+    _result(
+        "C",
+        "公示信息隐瞒真实情况、弄虚作假",
+        variants=["公示信息隐瞒真实情况弄虚作假"],
+        excludes=["1"],
+    ),
+    _result(
+        "E", "发现问题已责令改正", variants=["发现问题经责令已改正"], excludes=["1", *UNREACHABLE]
+    ),
     _result("F", "未发现开展本次抽查涉及的经营活动", excludes=["1", "A", "E", *UNREACHABLE]),
     _result(
         "6",
@@ -67,8 +79,17 @@ RESULT_CATEGORIES = [
         excludes=["1", "A", "E", "F", "7", "8", "9", "10", "11", "12"],
         clue="查无下落：列入经营异常名录的线索",
     ),
-    _result("7", "已关闭停业或正在组织清算", excludes=["1", "A", "E", "F", "6", "8", "9", "10", "11", "12"]),
-    _result("8", "不配合检查情节严重", variants=["不予配合情节严重"], excludes=["1", "A", "E", "F", "6", "7", "9", "10", "11", "12"]),
+    _result(
+        "7",
+        "已关闭停业或正在组织清算",
+        excludes=["1", "A", "E", "F", "6", "8", "9", "10", "11", "12"],
+    ),
+    _result(
+        "8",
+        "不配合检查情节严重",
+        variants=["不予配合情节严重"],
+        excludes=["1", "A", "E", "F", "6", "7", "9", "10", "11", "12"],
+    ),
     _result("9", "已注销", exclusive=True),
     _result("10", "被吊销营业执照", exclusive=True),
     _result("11", "被撤销登记", exclusive=True),
@@ -160,8 +181,14 @@ def upgrade() -> None:
     op.bulk_insert(
         code_table_versions,
         [
-            {"id": uuid.uuid5(uuid.NAMESPACE_URL, f"zsjg:code-table:{name}:1"), "name": name, "version": 1,
-             "title": title, "entries": entries, "published_at": published}
+            {
+                "id": uuid.uuid5(uuid.NAMESPACE_URL, f"zsjg:code-table:{name}:1"),
+                "name": name,
+                "version": 1,
+                "title": title,
+                "entries": entries,
+                "published_at": published,
+            }
             for name, title, entries in TABLES
         ],
     )
