@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def compare_type(_context: Any, _inspected: Any, _metadata: Any, _reflected: Any, metadata_type: Any) -> bool | None:
+    """Compare column types, except advanced-alchemy's decorators, which reflect as their storage type."""
+    if isinstance(metadata_type, TypeDecorator):
+        return False
+    return None
 
 
 def alembic_config(url: str) -> Config:

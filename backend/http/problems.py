@@ -12,6 +12,8 @@ from litestar.types import ExceptionHandlersMap
 
 from backend.errors import DomainError
 
+from .security import request_id_of
+
 logger = logging.getLogger("zsjg.errors")
 PROBLEM_JSON = "application/problem+json"
 _RESERVED = {"type", "title", "status", "detail", "instance", "code", "request_id"}
@@ -33,10 +35,12 @@ def _problem(
         "detail": detail,
         "code": code,
         "instance": request.url.path,
-        "request_id": request.scope.get("state", {}).get("request_id"),
+        "request_id": request_id_of(request),
     }
     body.update({k: v for k, v in extra.items() if k not in _RESERVED})
-    headers = {"WWW-Authenticate": 'Bearer realm="zsjg"'} if status == 401 else None
+    headers = {"X-Request-ID": body["request_id"]}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="zsjg"'
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -13,6 +13,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from backend.db.engine import create_engine
+from backend.db.migrate import compare_type
 from backend.db.models import Base
 
 config: Any = context.config
@@ -25,7 +26,7 @@ def _url() -> str:
 def _configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=Base.metadata,
-        compare_type=True,
+        compare_type=compare_type,
         render_as_batch=True,
         version_table="alembic_version",
         **kwargs,
