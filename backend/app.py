@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from backend.clock import Clock, SystemClock
@@ -32,7 +33,7 @@ from backend.http.problems import EXCEPTION_HANDLERS
 from backend.http.security import BearerAuthentication, request_id_middleware
 from backend.settings import Settings
 
-ROUTE_HANDLERS = [
+ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     health,
     AuthController,
     MeController,

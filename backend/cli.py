@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-import click
+import rich_click as click
 from litestar.cli.main import litestar_group
 
 APP_PATH = "backend.app:create_app"

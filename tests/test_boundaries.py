@@ -14,11 +14,22 @@ from backend.settings import Settings, SettingsError
 
 def test_settings_come_from_zsjg_variables() -> None:
     s = Settings.from_env(
-        {"ZSJG_DEMO_MODE": "true", "ZSJG_ACCESS_TOKEN_TTL": "300", "ZSJG_DATA_DIR": "/srv/zsjg", "HOME": "/x"}
+        {
+            "ZSJG_DEMO_MODE": "true",
+            "ZSJG_ACCESS_TOKEN_TTL": "300",
+            "ZSJG_DATA_DIR": "/srv/zsjg",
+            "HOME": "/x",
+        }
     )
-    assert s.demo_mode is True and s.access_token_ttl == timedelta(minutes=5) and s.data_dir == Path("/srv/zsjg")
+    assert (
+        s.demo_mode is True
+        and s.access_token_ttl == timedelta(minutes=5)
+        and s.data_dir == Path("/srv/zsjg")
+    )
     assert s.effective_database_url == "sqlite+aiosqlite:////srv/zsjg/zsjg.sqlite3"
-    assert Settings.from_env({"ZSJG_DATABASE_URL": "postgresql+asyncpg://h/db"}).effective_database_url.startswith("postgresql")
+    assert Settings.from_env(
+        {"ZSJG_DATABASE_URL": "postgresql+asyncpg://h/db"}
+    ).effective_database_url.startswith("postgresql")
 
 
 def test_a_bad_setting_is_refused_with_its_name() -> None:
@@ -31,7 +42,7 @@ def test_importing_the_app_reads_no_settings() -> None:
         "import os; os.environ['ZSJG_DEMO_MODE'] = 'perhaps'\n"
         "import backend.app, backend.cli  # must not read or validate the environment\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)  # noqa: S603
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_sync_imports_neither_litestar_nor_sqlalchemy() -> None:
@@ -41,4 +52,4 @@ def test_sync_imports_neither_litestar_nor_sqlalchemy() -> None:
         "bad = sorted(n for n in sys.modules if n.split('.')[0] in {'litestar', 'sqlalchemy', 'advanced_alchemy', 'backend'})\n"
         "assert not bad, bad\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)  # noqa: S603
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

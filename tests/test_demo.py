@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from backend.db.migrate import upgrade
 from backend.db.models import (
     ChecklistPoint,
     Department,
-    InspectionItem,
+    InspectionItemVersion,
     InspectionObject,
     InspectorProfile,
     Role,
@@ -52,35 +53,55 @@ async def test_demo_data_is_big_enough_and_real_looking(demo_settings: Settings)
     engine = create_engine(demo_settings.effective_database_url)
     try:
         async with async_sessionmaker(engine)() as s:
-            count = lambda model, *where: s.scalar(select(func.count()).select_from(model).where(*where))  # noqa: E731
+
+            async def count(model: type, *where: Any) -> int:
+                return await s.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
             names = (await s.scalars(select(Department.name))).all()
             assert len(names) >= 6 and any(n.endswith("市场监督管理局") for n in names)
             items_with_points = await s.scalar(
-                select(func.count(func.distinct(InspectionItem.id))).select_from(InspectionItem)
-                .join(ChecklistPoint.item_version).join(InspectionItem, onclause=InspectionItem.id == ChecklistPoint.item_version.property.mapper.class_.item_id)
+                select(func.count(func.distinct(InspectionItemVersion.item_id))).join(
+                    ChecklistPoint, ChecklistPoint.item_version_id == InspectionItemVersion.id
+                )
             )
             assert items_with_points is not None and items_with_points >= 30
             objects = (await s.scalars(select(InspectionObject))).all()
             assert len(objects) >= 300
-            assert all(uscc.is_valid(o.uscc) and o.uscc[2:8] == "360731" and "于都县" in o.address for o in objects)
+            assert all(
+                uscc.is_valid(o.uscc) and o.uscc[2:8] == "360731" and "于都县" in o.address
+                for o in objects
+            )
             assert await count(User, User.role == Role.INSPECTOR) >= 16
             assert await count(Team) >= 4
-            assert await count(InspectorProfile, InspectorProfile.certificate_valid_until <= today + timedelta(days=30)) >= 2
+            assert (
+                await count(
+                    InspectorProfile,
+                    InspectorProfile.certificate_valid_until <= today + timedelta(days=30),
+                )
+                >= 2
+            )
             assert await count(Task) >= 60
             joint = await s.scalar(
                 select(func.count()).select_from(
-                    select(TaskItem.task_id).group_by(TaskItem.task_id)
-                    .having(func.count(func.distinct(TaskItem.department_id)) > 1).subquery()
+                    select(TaskItem.task_id)
+                    .group_by(TaskItem.task_id)
+                    .having(func.count(func.distinct(TaskItem.department_id)) > 1)
+                    .subquery()
                 )
             )
             assert joint is not None and joint >= 6
             assert await count(Task, Task.due_on < today) >= 5
-            assert await count(Task, Task.due_on >= today, Task.due_on <= today + timedelta(days=3)) >= 5
+            assert (
+                await count(Task, Task.due_on >= today, Task.due_on <= today + timedelta(days=3))
+                >= 5
+            )
         assert any(line.startswith("insp01") for line in accounts)
         # a second start does not seed again
         again = await seed_if_empty(demo_settings, clock)
         async with async_sessionmaker(engine)() as s:
-            assert await s.scalar(select(func.count()).select_from(InspectionObject)) == len(objects)
+            assert await s.scalar(select(func.count()).select_from(InspectionObject)) == len(
+                objects
+            )
         assert again == accounts
     finally:
         await engine.dispose()
@@ -98,9 +119,11 @@ def test_zsjg_demo_serves_the_api(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZSJG_")}
     log_path = tmp_path / "demo.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [str(zsjg), "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo")],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -115,23 +138,51 @@ def test_zsjg_demo_serves_the_api(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the demo did not come up"
             time.sleep(0.2)
         paths = httpx.get(f"{base}/schema/openapi.json", timeout=5).json()["paths"]
-        assert {"/api/v1/tasks", "/api/v1/tasks/{task_id}", "/api/v1/me", "/api/v1/team/tasks", "/api/v1/code-tables"} <= set(paths)
-        login = httpx.post(f"{base}/api/v1/auth/login", timeout=5, json={
-            "username": "insp01", "password": "zsjg-demo", "device_id": "6f1c2b1e-0c1e-4a53-9a57-6d1f0e9b8a01",
-            "device_name": "测试"})
+        assert {
+            "/api/v1/tasks",
+            "/api/v1/tasks/{task_id}",
+            "/api/v1/me",
+            "/api/v1/team/tasks",
+            "/api/v1/code-tables",
+        } <= set(paths)
+        login = httpx.post(
+            f"{base}/api/v1/auth/login",
+            timeout=5,
+            json={
+                "username": "insp01",
+                "password": "zsjg-demo",
+                "device_id": "6f1c2b1e-0c1e-4a53-9a57-6d1f0e9b8a01",
+                "device_name": "测试",
+            },
+        )
         assert login.status_code == 200, login.text
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         me = httpx.get(f"{base}/api/v1/me", headers=headers, timeout=5).json()
         mine = httpx.get(f"{base}/api/v1/tasks?limit=200", headers=headers, timeout=5).json()
         assert mine["total"] > 0
         assert all(any(i["id"] == me["id"] for i in t["inspectors"]) for t in mine["items"])
-        lead = httpx.post(f"{base}/api/v1/auth/login", timeout=5, json={
-            "username": "lead01", "password": "zsjg-demo", "device_id": "6f1c2b1e-0c1e-4a53-9a57-6d1f0e9b8a02"}).json()
-        team = httpx.get(f"{base}/api/v1/team/tasks?limit=200", timeout=5,
-                         headers={"Authorization": f"Bearer {lead['access_token']}"}).json()
+        lead = httpx.post(
+            f"{base}/api/v1/auth/login",
+            timeout=5,
+            json={
+                "username": "lead01",
+                "password": "zsjg-demo",
+                "device_id": "6f1c2b1e-0c1e-4a53-9a57-6d1f0e9b8a02",
+            },
+        ).json()
+        team = httpx.get(
+            f"{base}/api/v1/team/tasks?limit=200",
+            timeout=5,
+            headers={"Authorization": f"Bearer {lead['access_token']}"},
+        ).json()
         foreign = [t for t in team["items"] if all(i["id"] != me["id"] for i in t["inspectors"])]
         assert foreign, "the food team has tasks without insp01"
-        assert httpx.get(f"{base}/api/v1/tasks/{foreign[0]['id']}", headers=headers, timeout=5).status_code == 404
+        assert (
+            httpx.get(
+                f"{base}/api/v1/tasks/{foreign[0]['id']}", headers=headers, timeout=5
+            ).status_code
+            == 404
+        )
     finally:
         proc.terminate()
         try:
@@ -146,6 +197,8 @@ def test_zsjg_demo_serves_the_api(tmp_path: Path) -> None:
 
 def test_zsjg_help_lists_our_commands_and_litestars() -> None:
     zsjg = Path(sys.executable).parent / "zsjg"
-    out = subprocess.run([str(zsjg), "--help"], capture_output=True, text=True, timeout=60, check=True)  # noqa: S603
+    out = subprocess.run(
+        [str(zsjg), "--help"], capture_output=True, text=True, timeout=60, check=True
+    )
     for command in ("demo", "run", "database", "routes"):
         assert command in out.stdout, out.stdout

@@ -12,7 +12,9 @@ from sqlalchemy.types import TypeDecorator
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def compare_type(_context: Any, _inspected: Any, _metadata: Any, _reflected: Any, metadata_type: Any) -> bool | None:
+def compare_type(
+    _context: Any, _inspected: Any, _metadata: Any, _reflected: Any, metadata_type: Any
+) -> bool | None:
     """Compare column types, except advanced-alchemy's decorators, which reflect as their storage type."""
     if isinstance(metadata_type, TypeDecorator):
         return False

@@ -48,19 +48,45 @@ BUSINESSES = 320
 TASKS = 84
 DEMO_ACCOUNTS_HINT = "Sign in at /api/v1/auth/login with a user name above and the demo password."
 
-# (team key, department key, team name, qualification areas of its members, members)
+# (team key, department key, team name, the qualification areas of each member)
 TEAMS = [
-    ("amr-food", "amr", "食品安全检查组", [["food", "drugs"], ["food"], ["food", "pricing"], ["food", "metrology"]], 4),
-    ("amr-equip", "amr", "特种设备与产品质量检查组", [["special_equipment", "product_quality"], ["special_equipment"],
-     ["product_quality", "metrology"], ["special_equipment", "metrology"]], 4),
-    ("amr-credit", "amr", "信用监管与综合执法检查组", [["registration", "advertising"], ["registration", "pricing", "online_trade"],
-     ["registration", "ip", "advertising"], ["drugs", "registration"]], 4),
-    ("health", "health", "卫生监督检查组", [["health"], ["health"], ["health"]], 3),
-    ("joint", "environment", "跨部门联合检查组", [], 0),
+    (
+        "amr-food",
+        "amr",
+        "食品安全检查组",
+        [["food", "drugs"], ["food"], ["food", "pricing"], ["food", "metrology"]],
+    ),
+    (
+        "amr-equip",
+        "amr",
+        "特种设备与产品质量检查组",
+        [
+            ["special_equipment", "product_quality"],
+            ["special_equipment"],
+            ["product_quality", "metrology"],
+            ["special_equipment", "metrology"],
+        ],
+    ),
+    (
+        "amr-credit",
+        "amr",
+        "信用监管与综合执法检查组",
+        [
+            ["registration", "advertising"],
+            ["registration", "pricing", "online_trade"],
+            ["registration", "ip", "advertising"],
+            ["drugs", "registration"],
+        ],
+    ),
+    ("health", "health", "卫生监督检查组", [["health"], ["health"], ["health"]]),
+    ("joint", "environment", "跨部门联合检查组", []),
 ]
 PARTNER_INSPECTORS = {  # departments whose inspectors join the joint team
-    "environment": ["environment"], "work_safety": ["work_safety"], "culture": ["culture"],
-    "agriculture": ["agriculture"], "commerce": ["online_trade", "product_quality"],
+    "environment": ["environment"],
+    "work_safety": ["work_safety"],
+    "culture": ["culture"],
+    "agriculture": ["agriculture"],
+    "commerce": ["online_trade", "product_quality"],
 }
 
 
@@ -73,7 +99,9 @@ class _Person:
 
 def _name(rng: random.Random, used: set[str]) -> str:
     while True:
-        name = rng.choices(catalog.SURNAMES, weights=catalog.SURNAME_WEIGHTS)[0] + rng.choice(catalog.GIVEN_NAMES)
+        name = rng.choices(catalog.SURNAMES, weights=catalog.SURNAME_WEIGHTS)[0] + rng.choice(
+            catalog.GIVEN_NAMES
+        )
         if name not in used:
             used.add(name)
             return name
@@ -98,33 +126,49 @@ def _offset(coordinate: str, rng: random.Random) -> str:
     return f"{float(coordinate) + rng.uniform(-0.012, 0.012):.6f}"
 
 
-async def _reference_data(session: AsyncSession) -> tuple[dict[str, Department], dict[str, InspectionItemVersion]]:
+async def _reference_data(
+    session: AsyncSession,
+) -> tuple[dict[str, Department], dict[str, InspectionItemVersion]]:
     departments: dict[str, Department] = {}
     for dept in catalog.DEPARTMENTS:
-        row = Department(id=uuid.uuid4(), code=dept.code, name=dept.name, level=DepartmentLevel.COUNTY)
-        session.add(row)
-        departments[dept.key] = row
+        department = Department(
+            id=uuid.uuid4(), code=dept.code, name=dept.name, level=DepartmentLevel.COUNTY
+        )
+        session.add(department)
+        departments[dept.key] = department
     await session.flush()
     versions: dict[str, InspectionItemVersion] = {}
     for item in catalog.ITEMS:
         row = InspectionItem(
-            id=uuid.uuid4(), code=item.code, department_id=departments[item.department].id, listed=item.listed,
+            id=uuid.uuid4(),
+            code=item.code,
+            department_id=departments[item.department].id,
+            listed=item.listed,
             current_version=1,
         )
         session.add(row)
         await session.flush()
         version = InspectionItemVersion(
-            id=uuid.uuid4(), item_id=row.id, version=1, name=item.name, basis=item.basis,
+            id=uuid.uuid4(),
+            item_id=row.id,
+            version=1,
+            name=item.name,
+            basis=item.basis,
             category=ItemCategory.KEY if item.category == "重点" else ItemCategory.GENERAL,
-            method=item.method, qualification_area=item.area,
+            method=item.method,
+            qualification_area=item.area,
         )
         session.add(version)
         await session.flush()
         for ordinal, point in enumerate(item.checklist):
             session.add(
                 ChecklistPoint(
-                    id=uuid.uuid4(), item_version_id=version.id, ordinal=ordinal, content=point.content,
-                    method=point.method, default_problem_text=point.default_problem_text,
+                    id=uuid.uuid4(),
+                    item_version_id=version.id,
+                    ordinal=ordinal,
+                    content=point.content,
+                    method=point.method,
+                    default_problem_text=point.default_problem_text,
                 )
             )
         versions[item.code] = version
@@ -144,9 +188,12 @@ async def _people(
         nonlocal serial
         serial += 1
         return InspectorProfile(
-            user_id=user.id, certificate_no=f"赣{catalog.DIVISION_CODE}{serial:05d}",
-            certificate_valid_from=today - timedelta(days=rng.randint(400, 1500)), certificate_valid_until=until,
-            qualification_areas=areas, specialties=[catalog.QUALIFICATION_AREAS[a] for a in areas],
+            user_id=user.id,
+            certificate_no=f"赣{catalog.DIVISION_CODE}{serial:05d}",
+            certificate_valid_from=today - timedelta(days=rng.randint(400, 1500)),
+            certificate_valid_until=until,
+            qualification_areas=areas,
+            specialties=[catalog.QUALIFICATION_AREAS[a] for a in areas],
         )
 
     def validity(index: int) -> date:
@@ -155,16 +202,25 @@ async def _people(
 
     teams: dict[str, Team] = {}
     n_insp = 0
-    for key, dept_key, name, member_areas, _count in TEAMS:
-        team = Team(id=uuid.uuid4(), name=f"{departments[dept_key].name}{name}" if key != "joint" else name,
-                    department_id=departments[dept_key].id)
+    for key, dept_key, name, _areas in TEAMS:
+        team = Team(
+            id=uuid.uuid4(),
+            name=f"{departments[dept_key].name}{name}" if key != "joint" else name,
+            department_id=departments[dept_key].id,
+        )
         session.add(team)
         teams[key] = team
     await session.flush()
-    for index, (key, dept_key, _name_, member_areas, _count) in enumerate(TEAMS):
-        lead = User(id=uuid.uuid4(), username=f"lead{index + 1:02d}", display_name=_name(rng, used_names),
-                    role=Role.TEAM_LEAD, department_id=departments[dept_key].id, team_id=teams[key].id,
-                    phone=_phone(rng))
+    for index, (key, dept_key, _team_name, member_areas) in enumerate(TEAMS):
+        lead = User(
+            id=uuid.uuid4(),
+            username=f"lead{index + 1:02d}",
+            display_name=_name(rng, used_names),
+            role=Role.TEAM_LEAD,
+            department_id=departments[dept_key].id,
+            team_id=teams[key].id,
+            phone=_phone(rng),
+        )
         session.add(lead)
         await session.flush()
         lead_areas = member_areas[0] if member_areas else ["environment"]
@@ -173,9 +229,15 @@ async def _people(
         accounts.append(f"{lead.username:<10} 组长  {lead.display_name}  {teams[key].name}")
         for areas in member_areas:
             n_insp += 1
-            user = User(id=uuid.uuid4(), username=f"insp{n_insp:02d}", display_name=_name(rng, used_names),
-                        role=Role.INSPECTOR, department_id=departments[dept_key].id, team_id=teams[key].id,
-                        phone=_phone(rng))
+            user = User(
+                id=uuid.uuid4(),
+                username=f"insp{n_insp:02d}",
+                display_name=_name(rng, used_names),
+                role=Role.INSPECTOR,
+                department_id=departments[dept_key].id,
+                team_id=teams[key].id,
+                phone=_phone(rng),
+            )
             session.add(user)
             await session.flush()
             prof = profile(user, areas, validity(n_insp))
@@ -185,24 +247,39 @@ async def _people(
     for dept_key, areas in PARTNER_INSPECTORS.items():
         for _ in range(2):
             n_insp += 1
-            user = User(id=uuid.uuid4(), username=f"insp{n_insp:02d}", display_name=_name(rng, used_names),
-                        role=Role.INSPECTOR, department_id=departments[dept_key].id, team_id=teams["joint"].id,
-                        phone=_phone(rng))
+            user = User(
+                id=uuid.uuid4(),
+                username=f"insp{n_insp:02d}",
+                display_name=_name(rng, used_names),
+                role=Role.INSPECTOR,
+                department_id=departments[dept_key].id,
+                team_id=teams["joint"].id,
+                phone=_phone(rng),
+            )
             session.add(user)
             await session.flush()
             prof = profile(user, areas, validity(n_insp))
             session.add(prof)
             people.append(_Person(user, prof, "joint"))
-            accounts.append(f"{user.username:<10} 检查员 {user.display_name}  {teams['joint'].name}（{departments[dept_key].name}）")
-    operator = User(id=uuid.uuid4(), username="ops01", display_name=_name(rng, used_names), role=Role.OPERATOR,
-                    department_id=departments["amr"].id)
+            accounts.append(
+                f"{user.username:<10} 检查员 {user.display_name}  {teams['joint'].name}（{departments[dept_key].name}）"
+            )
+    operator = User(
+        id=uuid.uuid4(),
+        username="ops01",
+        display_name=_name(rng, used_names),
+        role=Role.OPERATOR,
+        department_id=departments["amr"].id,
+    )
     session.add(operator)
     accounts.append(f"{operator.username:<10} 运维  {operator.display_name}")
     await session.flush()
     return accounts, people
 
 
-async def _businesses(session: AsyncSession, rng: random.Random) -> list[tuple[InspectionObject, catalog.BusinessKind]]:
+async def _businesses(
+    session: AsyncSession, rng: random.Random
+) -> list[tuple[InspectionObject, catalog.BusinessKind]]:
     used_codes: set[str] = set()
     used_names: set[str] = set()
     people: set[str] = set()
@@ -219,12 +296,20 @@ async def _businesses(session: AsyncSession, rng: random.Random) -> list[tuple[I
         address = f"{catalog.COUNTY_NAME}{town.name}{place}{rng.randint(1, 388)}号"
         legal = _name(rng, people)
         obj = InspectionObject(
-            id=uuid.uuid4(), uscc=_uscc(rng, kind.uscc_prefix, used_codes), name=name, kind=ObjectKind(kind.kind),
-            address=address, legal_representative=legal, legal_representative_phone=_phone(rng),
-            contact_person=legal if kind.kind == "individual" else _name(rng, people), contact_phone=_phone(rng),
-            industry=kind.industry, risk_level=rng.choices("ABCD", weights=[4, 3, 2, 1])[0],
+            id=uuid.uuid4(),
+            uscc=_uscc(rng, kind.uscc_prefix, used_codes),
+            name=name,
+            kind=ObjectKind(kind.kind),
+            address=address,
+            legal_representative=legal,
+            legal_representative_phone=_phone(rng),
+            contact_person=legal if kind.kind == "individual" else _name(rng, people),
+            contact_phone=_phone(rng),
+            industry=kind.industry,
+            risk_level=rng.choices("ABCD", weights=[4, 3, 2, 1])[0],
             credit_class=rng.choices("ABCD", weights=[5, 3, 1, 1])[0],
-            latitude=_offset(town.latitude, rng), longitude=_offset(town.longitude, rng),
+            latitude=_offset(town.latitude, rng),
+            longitude=_offset(town.longitude, rng),
         )
         session.add(obj)
         found.append((obj, kind))
@@ -233,7 +318,10 @@ async def _businesses(session: AsyncSession, rng: random.Random) -> list[tuple[I
 
 
 def _qualified(person: _Person, item: catalog.Item, departments: dict[str, Department]) -> bool:
-    return person.user.department_id == departments[item.department].id and item.area in person.profile.qualification_areas
+    return (
+        person.user.department_id == departments[item.department].id
+        and item.area in person.profile.qualification_areas
+    )
 
 
 async def seed(session: AsyncSession, clock: Clock) -> list[str]:
@@ -247,21 +335,44 @@ async def seed(session: AsyncSession, clock: Clock) -> list[str]:
     team_of_person = {p.user.id: p.user.team_id for p in people}
 
     plans = [
-        Plan(id=uuid.uuid4(), code=f"YD-{today.year}-SJ-03", name=f"于都县{today.year}年第三批“双随机、一公开”抽查计划",
-             department_id=departments["amr"].id, starts_on=today - timedelta(days=75), ends_on=today + timedelta(days=50)),
-        Plan(id=uuid.uuid4(), code=f"YD-{today.year}-LH-02", name=f"于都县{today.year}年部门联合“双随机、一公开”抽查计划",
-             department_id=departments["amr"].id, starts_on=today - timedelta(days=60), ends_on=today + timedelta(days=50)),
+        Plan(
+            id=uuid.uuid4(),
+            code=f"YD-{today.year}-SJ-03",
+            name=f"于都县{today.year}年第三批“双随机、一公开”抽查计划",
+            department_id=departments["amr"].id,
+            starts_on=today - timedelta(days=75),
+            ends_on=today + timedelta(days=50),
+        ),
+        Plan(
+            id=uuid.uuid4(),
+            code=f"YD-{today.year}-LH-02",
+            name=f"于都县{today.year}年部门联合“双随机、一公开”抽查计划",
+            department_id=departments["amr"].id,
+            starts_on=today - timedelta(days=60),
+            ends_on=today + timedelta(days=50),
+        ),
     ]
     session.add_all(plans)
     for person in people[:2]:
         # two declared conflicts of interest (回避), so the rules have something to keep out
         obj = businesses[rng.randrange(len(businesses))][0]
-        session.add(ConflictOfInterest(id=uuid.uuid4(), inspector_id=person.user.id, object_id=obj.id,
-                                       reason="配偶系该经营者的股东", source="inspector", declared_by_id=person.user.id))
+        session.add(
+            ConflictOfInterest(
+                id=uuid.uuid4(),
+                inspector_id=person.user.id,
+                object_id=obj.id,
+                reason="配偶系该经营者的股东",
+                source="inspector",
+                declared_by_id=person.user.id,
+            )
+        )
     await session.flush()
 
     service = TaskService(session, clock)
-    conflicts = {(c.inspector_id, c.object_id) for c in (await session.scalars(select(ConflictOfInterest))).all()}
+    conflicts = {
+        (c.inspector_id, c.object_id)
+        for c in (await session.scalars(select(ConflictOfInterest))).all()
+    }
     made = 0
     attempts = 0
     per_plan: dict[uuid.UUID, int] = defaultdict(int)
@@ -273,7 +384,10 @@ async def seed(session: AsyncSession, clock: Clock) -> list[str]:
         joint = len(departments_of) > 1 and made % 4 == 0
         if joint:
             other = [c for c in codes if catalog.ITEMS_BY_CODE[c].department != "amr"]
-            chosen_codes = [rng.choice([c for c in codes if catalog.ITEMS_BY_CODE[c].department == "amr"]), rng.choice(other)]
+            chosen_codes = [
+                rng.choice([c for c in codes if catalog.ITEMS_BY_CODE[c].department == "amr"]),
+                rng.choice(other),
+            ]
         else:
             amr_codes = [c for c in codes if catalog.ITEMS_BY_CODE[c].department == "amr"]
             chosen_codes = rng.sample(amr_codes, k=min(len(amr_codes), rng.choice([1, 1, 2, 3])))
@@ -288,11 +402,13 @@ async def seed(session: AsyncSession, clock: Clock) -> list[str]:
         issued_on = min(issued_on, due_on - timedelta(days=3))
         items = [catalog.ITEMS_BY_CODE[c] for c in chosen_codes]
 
-        def eligible(person: _Person, item: catalog.Item, due: date = due_on) -> bool:
+        def eligible(
+            person: _Person, item: catalog.Item, due: date = due_on, object_id: uuid.UUID = obj.id
+        ) -> bool:
             return (
                 _qualified(person, item, departments)
                 and person.profile.certificate_valid_on(due)
-                and (person.user.id, obj.id) not in conflicts
+                and (person.user.id, object_id) not in conflicts
             )
 
         inspectors: list[_Person] = []
@@ -308,8 +424,13 @@ async def seed(session: AsyncSession, clock: Clock) -> list[str]:
         if len(inspectors) < len({i.department for i in items}) or not inspectors:
             continue
         if len(inspectors) < 2:
-            pool = [p for p in people if p not in inspectors and eligible(p, items[0])
-                    and p.team_key == inspectors[0].team_key]
+            pool = [
+                p
+                for p in people
+                if p not in inspectors
+                and eligible(p, items[0])
+                and p.team_key == inspectors[0].team_key
+            ]
             if not pool:
                 continue
             inspectors.append(rng.choice(pool))
@@ -320,13 +441,21 @@ async def seed(session: AsyncSession, clock: Clock) -> list[str]:
         new = NewTask(
             code=f"{plan.code}-{per_plan[plan.id]:04d}",
             name=f"{'部门联合' if joint else ''}双随机抽查：{obj.name}",
-            plan_id=plan.id, batch_ref=f"{plan.code}-B{1 + made // 30}", object_id=obj.id, item_codes=chosen_codes,
-            lead_department_id=departments["amr"].id, issued_on=issued_on, due_on=due_on,
-            inspector_ids=[p.user.id for p in inspectors], primary_inspector_id=inspectors[0].user.id,
+            plan_id=plan.id,
+            batch_ref=f"{plan.code}-B{1 + made // 30}",
+            object_id=obj.id,
+            item_codes=chosen_codes,
+            lead_department_id=departments["amr"].id,
+            issued_on=issued_on,
+            due_on=due_on,
+            inspector_ids=[p.user.id for p in inspectors],
+            primary_inspector_id=inspectors[0].user.id,
         )
         try:
             async with session.begin_nested():
-                task = await service.create_task(new, team_id=team_id, by_user_id=teams_lead(teams, team_id))
+                task = await service.create_task(
+                    new, team_id=team_id, by_user_id=teams_lead(teams, team_id)
+                )
         except DomainError:
             per_plan[plan.id] -= 1
             continue
@@ -342,7 +471,9 @@ def teams_lead(teams: dict[uuid.UUID | None, Team], team_id: uuid.UUID) -> uuid.
 
 def _status(rng: random.Random, due_on: date, today: date) -> TaskStatus:
     if due_on < today:
-        return rng.choice([TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.RETURNED, TaskStatus.SUBMITTED])
+        return rng.choice(
+            [TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.RETURNED, TaskStatus.SUBMITTED]
+        )
     return rng.choices(
         [TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.SUBMITTED, TaskStatus.APPROVED],
         weights=[60, 20, 12, 8],

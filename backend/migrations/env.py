@@ -11,6 +11,7 @@ from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.db.engine import create_engine
 from backend.db.migrate import compare_type
@@ -40,15 +41,13 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = getattr(config, "engine", None)
-    owned = engine is None
-    if owned:
-        engine = create_engine(_url())
+    given: AsyncEngine | None = getattr(config, "engine", None)
+    engine = given or create_engine(_url())
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)
     finally:
-        if owned:
+        if given is None:
             await engine.dispose()
 
 

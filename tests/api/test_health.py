@@ -23,5 +23,18 @@ async def test_unknown_route_is_a_problem(client: AsyncTestClient[Litestar]) -> 
 
 async def test_schema_is_public_and_lists_operation_ids(client: AsyncTestClient[Litestar]) -> None:
     schema = (await client.get("/schema/openapi.json")).json()
-    ops = {op["operationId"] for path in schema["paths"].values() for op in path.values() if isinstance(op, dict) and "operationId" in op}
-    assert {"login", "getMe", "listMyTasks", "getTask", "listTeamTasks", "issueTask", "listCodeTables"} <= ops
+    ops = {
+        op["operationId"]
+        for path in schema["paths"].values()
+        for op in path.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    assert {
+        "login",
+        "getMe",
+        "listMyTasks",
+        "getTask",
+        "listTeamTasks",
+        "issueTask",
+        "listCodeTables",
+    } <= ops

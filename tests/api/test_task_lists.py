@@ -23,10 +23,13 @@ async def world(session_maker: async_sessionmaker[AsyncSession], clock: FixedClo
 
     async with session_maker() as session, session.begin():
         service = TaskService(session, clock)
-        for n, due in enumerate([date(2026, 12, 1), date(2026, 12, 5), date(2026, 12, 9), date(2026, 12, 30)]):
+        for n, due in enumerate(
+            [date(2026, 12, 1), date(2026, 12, 5), date(2026, 12, 9), date(2026, 12, 30)]
+        ):
             task = await service.create_task(
                 new_task(w, f"T-L{n}", inspectors=["amr_a", "amr_c"], items=["FOOD-1"], due_on=due),
-                team_id=w["team1"], by_user_id=w["lead1"],
+                team_id=w["team1"],
+                by_user_id=w["lead1"],
             )
             if n == 3:
                 task.status = TaskStatus.SUBMITTED
@@ -49,11 +52,18 @@ async def test_filters(client: Client, world: World) -> None:
     headers = await login(client, "amr_a")
     r = (await client.get("/api/v1/tasks?status=submitted", headers=headers)).json()
     assert [t["code"] for t in r["items"]] == ["T-L3"]
-    r = (await client.get("/api/v1/tasks?status=submitted&status=assigned&due_from=2026-12-05&due_to=2026-12-09", headers=headers)).json()
+    r = (
+        await client.get(
+            "/api/v1/tasks?status=submitted&status=assigned&due_from=2026-12-05&due_to=2026-12-09",
+            headers=headers,
+        )
+    ).json()
     assert [t["code"] for t in r["items"]] == ["T-L1", "T-L2"]
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=201", "offset=-1", "status=lost", "due_from=2026-13-01", "limit=x"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=201", "offset=-1", "status=lost", "due_from=2026-13-01", "limit=x"]
+)
 async def test_bad_parameters_are_400(client: Client, world: World, query: str) -> None:
     r = await client.get(f"/api/v1/tasks?{query}", headers=await login(client, "amr_a"))
     assert r.status_code == 400, query

@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from backend.db.migrate import compare_type, upgrade
 from backend.db.models import Base
-from backend.db.migrate import compare_type
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +25,9 @@ async def test_migrations_match_the_models(session_maker: async_sessionmaker[Asy
         assert await conn.run_sync(diff) == []
 
 
-async def test_sqlite_connections_are_durable(session_maker: async_sessionmaker[AsyncSession], database_url: str) -> None:
+async def test_sqlite_connections_are_durable(
+    session_maker: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite pragmas")
     for _ in range(2):  # every pooled connection, not only the first
@@ -34,7 +36,12 @@ async def test_sqlite_connections_are_durable(session_maker: async_sessionmaker[
                 name: (await session.execute(text(f"PRAGMA {name}"))).scalar()
                 for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
             }
-            assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 10000}
+            assert pragmas == {
+                "journal_mode": "wal",
+                "synchronous": 2,
+                "foreign_keys": 1,
+                "busy_timeout": 10000,
+            }
 
 
 async def test_foreign_keys_are_enforced(session_maker: async_sessionmaker[AsyncSession]) -> None:
@@ -46,5 +53,23 @@ async def test_foreign_keys_are_enforced(session_maker: async_sessionmaker[Async
 
     with pytest.raises(IntegrityError):
         async with session_maker() as session, session.begin():
-            session.add(User(id=uuid.uuid4(), username="ghost", display_name="无部门", role=Role.INSPECTOR,
-                             department_id=uuid.uuid4()))
+            session.add(
+                User(
+                    id=uuid.uuid4(),
+                    username="ghost",
+                    display_name="无部门",
+                    role=Role.INSPECTOR,
+                    department_id=uuid.uuid4(),
+                )
+            )
+
+
+def test_migrations_go_down_and_up_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from alembic import command
+
+    from backend.db.migrate import alembic_config
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.sqlite3'}"
+    upgrade(url)
+    command.downgrade(alembic_config(url), "base")
+    upgrade(url)

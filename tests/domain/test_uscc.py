@@ -13,7 +13,8 @@ from backend.errors import InvalidUSCC
         "91110000600037341L",  # stdnum's documented example
         "91350100M000100Y43",  # a real enterprise code
         "92360731MA3ABCD1X" + uscc.check_character("92360731MA3ABCD1X"),  # 个体工商户
-        "Y1110000MA0000001" + uscc.check_character("Y1110000MA0000001"),  # letter authority, which stdnum refuses
+        "Y1110000MA0000001"
+        + uscc.check_character("Y1110000MA0000001"),  # letter authority, which stdnum refuses
         "N2360731MA0000002" + uscc.check_character("N2360731MA0000002"),
     ],
 )

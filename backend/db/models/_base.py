@@ -25,7 +25,7 @@ class Base(DeclarativeBase):
     """One metadata for every table, so Alembic sees the whole schema."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+    type_annotation_map = {
         uuid.UUID: GUID,
         datetime: DateTimeUTC(timezone=True),
         dict[str, Any]: JsonB,

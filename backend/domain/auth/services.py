@@ -27,7 +27,7 @@ class TokenPair(msgspec.Struct, kw_only=True):
     access_expires_at: datetime
     refresh_token: str
     refresh_expires_at: datetime
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
     user_id: uuid.UUID
     device_id: uuid.UUID
     role: str

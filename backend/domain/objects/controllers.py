@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy import func, or_, select
 
 from backend.db.models import InspectionObject, Role
