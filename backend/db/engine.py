@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -18,6 +19,12 @@ def create_engine(url: str, *, busy_timeout_ms: int = 10_000, echo: bool = False
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True)
     engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
+    database = make_url(url).database
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _make_directory(*_args: Any) -> None:
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

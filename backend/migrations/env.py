@@ -30,6 +30,8 @@ def _configure(**kwargs: Any) -> None:
         compare_type=compare_type,
         render_as_batch=True,
         version_table="alembic_version",
+        transactional_ddl=True,  # SQLite too: a failed migration leaves nothing half done
+        transaction_per_migration=True,
         **kwargs,
     )
 
