@@ -27,10 +27,14 @@ from backend.domain.objects.controllers import InspectionObjectController
 from backend.domain.people.controllers import MeController, TeamConflictController
 from backend.domain.tasks.controllers import TaskController, TeamTaskController
 from backend.http.context import AppContext
-from backend.http.deps import DEPENDENCIES
+from backend.http.deps import DEPENDENCIES, write_audit_after_response
 from backend.http.health import health
 from backend.http.problems import EXCEPTION_HANDLERS
-from backend.http.security import BearerAuthentication, request_id_middleware
+from backend.http.security import (
+    BearerAuthentication,
+    request_id_middleware,
+    write_intent_middleware,
+)
 from backend.settings import Settings
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
@@ -87,7 +91,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         middleware=[
             request_id_middleware,
             DefineMiddleware(BearerAuthentication, exclude=["^/schema", "^/healthz$"]),
+            write_intent_middleware,
         ],
+        after_response=write_audit_after_response,
         state=State({"ctx": ctx}),
         on_startup=[ctx.load_signing_key],
         on_shutdown=[dispose_engine],

@@ -26,6 +26,7 @@ from backend.db.models import (
     Team,
     User,
 )
+from backend.domain.audit.service import Actor, Audit
 from backend.domain.objects.uscc import check_character
 from backend.domain.tasks.services import NewTask, TaskService
 
@@ -227,7 +228,7 @@ async def build_world(session_maker: async_sessionmaker[AsyncSession], clock: Cl
         session.add(plan)
         await session.flush()
         w.ids["plan"] = plan.id
-        service = TaskService(session, clock)
+        service = TaskService(session, clock, Audit(session, clock, Actor.system()))
         t1 = await service.create_task(
             new_task(w, "T-1", inspectors=["amr_a", "amr_b"], items=["FOOD-1"]),
             team_id=w["team1"],

@@ -1,13 +1,40 @@
-"""The database engine: embedded SQLite (WAL, durable commits) by default, PostgreSQL by URL."""
+"""The database engine: embedded SQLite (WAL, durable commits) by default, PostgreSQL by URL.
+
+On SQLite a transaction that will write starts with ``BEGIN IMMEDIATE``: it waits (up to the
+busy timeout) for the one write lock at its start, instead of failing later when it tries
+to upgrade a read snapshot that another writer has made stale. Requests with an unsafe
+method and background writers say so with :func:`write_intent`; reads begin deferred and
+never wait.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_WRITE_INTENT: ContextVar[bool] = ContextVar("zsjg_write_intent", default=False)
+
+
+@contextlib.contextmanager
+def write_intent() -> Iterator[None]:
+    """Transactions begun inside this block (in this task) will write."""
+    token = _WRITE_INTENT.set(True)
+    try:
+        yield
+    finally:
+        _WRITE_INTENT.reset(token)
+
+
+def set_write_intent(value: bool) -> None:
+    """Mark the current request's transactions (the context ends with the request)."""
+    _WRITE_INTENT.set(value)
 
 
 def is_sqlite(url: str) -> bool:
@@ -41,6 +68,6 @@ def create_engine(url: str, *, busy_timeout_ms: int = 10_000, echo: bool = False
 
     @event.listens_for(engine.sync_engine, "begin")
     def _sqlite_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _WRITE_INTENT.get() else "BEGIN")
 
     return engine

@@ -36,6 +36,7 @@ from backend.db.models import (
     Team,
     User,
 )
+from backend.domain.audit.service import Actor, Audit
 from backend.domain.objects.uscc import ALPHABET, check_character
 from backend.domain.tasks.services import NewTask, TaskService
 from backend.errors import DomainError
@@ -368,7 +369,7 @@ async def seed(session: AsyncSession, clock: Clock) -> list[str]:
         )
     await session.flush()
 
-    service = TaskService(session, clock)
+    service = TaskService(session, clock, Audit(session, clock, Actor.system()))
     conflicts = {
         (c.inspector_id, c.object_id)
         for c in (await session.scalars(select(ConflictOfInterest))).all()

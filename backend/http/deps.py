@@ -9,9 +9,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.domain.audit.service import Actor, Audit
 from backend.domain.auth.principal import Principal
 
 from .context import AppContext
+from .security import request_id_of
 
 
 def provide_ctx(state: State) -> AppContext:
@@ -26,9 +28,43 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
+AUDIT_STATE_KEY = "zsjg.audit"
+
+
+def provide_audit(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[AppContext],
+) -> Audit:
+    """The request's audit unit: the caller (if signed in), the request id, the request's session."""
+    principal = request.scope.get("user")
+    actor = (
+        Actor(role=principal.role.value, user_id=principal.user_id, device_id=principal.device_id)
+        if isinstance(principal, Principal)
+        else Actor(role="anonymous")
+    )
+    audit = Audit(
+        session=db_session,
+        clock=ctx.clock,
+        actor=actor,
+        request_id=request_id_of(request),
+        session_maker=ctx.session_maker,
+    )
+    request.scope.setdefault("state", {})[AUDIT_STATE_KEY] = audit
+    return audit
+
+
+async def write_audit_after_response(request: Request[Any, Any, Any]) -> None:
+    """Write the events of refusals, whose request transaction was rolled back."""
+    audit = request.scope.get("state", {}).get(AUDIT_STATE_KEY)
+    if isinstance(audit, Audit):
+        await audit.write_after_response()
+
+
 DEPENDENCIES = {
     "ctx": Provide(provide_ctx, sync_to_thread=False),
     "principal": Provide(provide_principal, sync_to_thread=False),
+    "audit": Provide(provide_audit, sync_to_thread=False),
 }
 
 
@@ -38,3 +74,5 @@ Caller = NamedDependency[Principal]
 """The authenticated caller, injected by name (``principal``)."""
 DbSession = NamedDependency[AsyncSession]
 """The request's session (commit on 2xx, roll back otherwise), injected by name (``db_session``)."""
+AuditUnit = NamedDependency[Audit]
+"""The request's audit unit, injected by name (``audit``)."""

@@ -14,6 +14,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import select
 
+from backend.db.engine import write_intent
 from backend.db.models import Device, Role, User
 from backend.domain.auth.principal import Principal
 from backend.errors import DeviceRevoked, InvalidToken, PermissionDenied
@@ -52,6 +53,22 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         await app(scope, receive, send_with_id)
+
+    return middleware
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def write_intent_middleware(app: ASGIApp) -> ASGIApp:
+    """Requests with an unsafe method begin their transactions as writers (see ``backend.db.engine``)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["method"] not in _SAFE_METHODS:
+            with write_intent():
+                await app(scope, receive, send)
+        else:
+            await app(scope, receive, send)
 
     return middleware
 

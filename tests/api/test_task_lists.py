@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.clock import FixedClock
 from backend.db.models import Task, TaskStatus
+from backend.domain.audit.service import Actor, Audit
 from backend.domain.tasks.services import TaskService
 from tests.world import World, build_world, login, new_task
 
@@ -22,7 +23,7 @@ async def world(session_maker: async_sessionmaker[AsyncSession], clock: FixedClo
     from datetime import date
 
     async with session_maker() as session, session.begin():
-        service = TaskService(session, clock)
+        service = TaskService(session, clock, Audit(session, clock, Actor.system()))
         for n, due in enumerate(
             [date(2026, 12, 1), date(2026, 12, 5), date(2026, 12, 9), date(2026, 12, 30)]
         ):

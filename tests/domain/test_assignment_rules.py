@@ -16,6 +16,7 @@ from backend.db.models import (
     TaskAssignment,
     TaskItem,
 )
+from backend.domain.audit.service import Actor, Audit
 from backend.domain.tasks.services import TaskService
 from backend.errors import (
     CertificateNotValid,
@@ -54,7 +55,7 @@ async def _refused(
     before = await _counts(session_maker)
     with pytest.raises(error) as info:
         async with session_maker() as session, session.begin():
-            await TaskService(session, clock).create_task(
+            await TaskService(session, clock, Audit(session, clock, Actor.system())).create_task(
                 new_task(w, "T-NEW", **kw), team_id=w["team1"], by_user_id=w["lead1"]
             )  # type: ignore[arg-type]
     assert await _counts(session_maker) == before
@@ -70,7 +71,7 @@ async def test_valid_joint_task_is_issued_with_history(
     session_maker: async_sessionmaker[AsyncSession], clock: FixedClock, world: World
 ) -> None:
     async with session_maker() as session, session.begin():
-        task = await TaskService(session, clock).create_task(
+        task = await TaskService(session, clock, Audit(session, clock, Actor.system())).create_task(
             new_task(
                 world, "T-JOINT", inspectors=["amr_a", "health_h"], items=["FOOD-1", "HEALTH-1"]
             ),
@@ -137,7 +138,7 @@ async def test_certificate_not_valid_on_due_date(
 ) -> None:
     # expired_e's certificate runs until 2026-12-10: fine for a task due on the 10th, refused on the 11th.
     async with session_maker() as session, session.begin():
-        await TaskService(session, clock).create_task(
+        await TaskService(session, clock, Audit(session, clock, Actor.system())).create_task(
             new_task(
                 world,
                 "T-OK",

@@ -1,6 +1,7 @@
 """The ORM models, all on one metadata (``Base.metadata``) for Alembic."""
 
 from ._base import Base, utcnow
+from .audit import AuditChainHead, AuditEvent
 from .auth import Device, RefreshToken
 from .catalog import (
     ChecklistPoint,
@@ -23,6 +24,8 @@ from .tasks import AssignmentHistoryEntry, Plan, Task, TaskAssignment, TaskItem,
 
 __all__ = [
     "AssignmentHistoryEntry",
+    "AuditChainHead",
+    "AuditEvent",
     "Base",
     "ChecklistPoint",
     "CodeTableVersion",

@@ -11,8 +11,10 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.domain.audit.service import Audit
 from backend.errors import NotFound
-from backend.http.deps import Caller, Ctx, DbSession
+from backend.http.context import AppContext
+from backend.http.deps import AuditUnit, Caller, Ctx, DbSession
 
 from .services import AuthService, TokenPair
 
@@ -29,7 +31,7 @@ class RefreshRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
-def _service(ctx: Ctx, session: AsyncSession) -> AuthService:
+def _service(ctx: AppContext, session: AsyncSession, audit: Audit) -> AuthService:
     return AuthService(
         session,
         signer=ctx.signer,
@@ -37,6 +39,7 @@ def _service(ctx: Ctx, session: AsyncSession) -> AuthService:
         access_ttl=ctx.settings.access_token_ttl,
         refresh_ttl=ctx.settings.refresh_token_ttl,
         session_maker=ctx.session_maker,
+        audit=audit,
     )
 
 
@@ -46,12 +49,12 @@ class AuthController(Controller):
 
     @post("/login", operation_id="login", status_code=HTTP_200_OK, exclude_from_auth=True)
     async def login(
-        self, data: JSONBody[LoginRequest], ctx: Ctx, db_session: DbSession
+        self, data: JSONBody[LoginRequest], ctx: Ctx, db_session: DbSession, audit: AuditUnit
     ) -> TokenPair:
         """Sign in with a demo account (demo mode only) and bind the session to this device."""
         if ctx.login_source is None:
             raise NotFound("演示账号登录仅在演示模式下可用；请通过统一身份认证登录")
-        return await _service(ctx, db_session).login(
+        return await _service(ctx, db_session, audit).login(
             ctx.login_source,
             username=data.username,
             password=data.password,
@@ -61,12 +64,14 @@ class AuthController(Controller):
 
     @post("/refresh", operation_id="refreshTokens", status_code=HTTP_200_OK, exclude_from_auth=True)
     async def refresh(
-        self, data: JSONBody[RefreshRequest], ctx: Ctx, db_session: DbSession
+        self, data: JSONBody[RefreshRequest], ctx: Ctx, db_session: DbSession, audit: AuditUnit
     ) -> TokenPair:
         """Rotate a refresh token; presenting an already rotated one ends the device's session."""
-        return await _service(ctx, db_session).refresh(data.refresh_token)
+        return await _service(ctx, db_session, audit).refresh(data.refresh_token)
 
     @post("/logout", operation_id="logout", status_code=HTTP_204_NO_CONTENT)
-    async def logout(self, ctx: Ctx, db_session: DbSession, principal: Caller) -> None:
+    async def logout(
+        self, ctx: Ctx, db_session: DbSession, audit: AuditUnit, principal: Caller
+    ) -> None:
         """End this device's session: its refresh tokens and access tokens stop working."""
-        await _service(ctx, db_session).logout(principal.device_id)
+        await _service(ctx, db_session, audit).logout(principal.device_id)

@@ -15,11 +15,15 @@ from backend.errors import InvalidCredentials
 class LoginSource(Protocol):
     """Turns presented credentials into an active user, or raises ``InvalidCredentials``."""
 
+    name: str
+
     async def authenticate(self, session: AsyncSession, username: str, password: str) -> User: ...
 
 
 class DemoLoginSource:
     """The demo accounts: any active user, with the one demo password. Only in demo mode."""
+
+    name = "demo"
 
     def __init__(self, password: str) -> None:
         self._password = password

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.clock import Clock
 from backend.db.models import Device, RefreshToken, User
+from backend.domain.audit.actions import AuditAction
+from backend.domain.audit.service import Actor, Audit
 from backend.errors import (
     DeviceOwnedByAnotherUser,
     DeviceRevoked,
@@ -43,8 +45,10 @@ class AuthService:
         access_ttl: timedelta,
         refresh_ttl: timedelta,
         session_maker: async_sessionmaker[AsyncSession],
+        audit: Audit,
     ) -> None:
         self._session = session
+        self._audit = audit
         self._signer = signer
         self._clock = clock
         self._access_ttl = access_ttl
@@ -63,10 +67,19 @@ class AuthService:
         user = await source.authenticate(self._session, username, password)
         device = await self._session.get(Device, device_id, with_for_update=True)
         now = self._clock.now()
+        audit = self._audit.as_actor(
+            Actor(role=user.role.value, user_id=user.id, device_id=device_id)
+        )
         if device is None:
             device = Device(id=device_id, user_id=user.id, name=device_name, last_seen_at=now)
             self._session.add(device)
             await self._session.flush()
+            audit.record(
+                AuditAction.DEVICE_REGISTERED,
+                subject_kind="device",
+                subject_id=device_id,
+                after={"device_id": str(device_id), "user_id": str(user.id), "name": device_name},
+            )
         elif device.user_id != user.id:
             raise DeviceOwnedByAnotherUser(
                 "这台设备已登记在另一名用户名下；每个用户在手机上使用自己的设备标识",
@@ -77,6 +90,12 @@ class AuthService:
         else:
             device.name = device_name
             device.last_seen_at = now
+        audit.record(
+            AuditAction.LOGIN,
+            subject_kind="user",
+            subject_id=user.id,
+            details={"source": source.name, "device_id": str(device_id)},
+        )
         return await self._issue(user, device)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -89,9 +108,9 @@ class AuthService:
         if row is None:
             raise InvalidToken("未知的刷新令牌")
         if row.rotated_at is not None:
-            device_id = row.device_id
+            device_id, user_id = row.device_id, row.user_id
             await self._session.rollback()  # release the row lock before the session is ended
-            await self._end_session_out_of_band(device_id)
+            await self._end_session_out_of_band(device_id, user_id)
             raise RefreshTokenReused(
                 "刷新令牌被重复使用，该设备的会话已终止，请重新登录", device_id=str(device_id)
             )
@@ -114,6 +133,7 @@ class AuthService:
         if device is None:
             return
         await self._end_session(self._session, device.id)
+        self._audit.record(AuditAction.LOGOUT, subject_kind="device", subject_id=device.id)
 
     async def _issue(self, user: User, device: Device) -> TokenPair:
         now = self._clock.now()
@@ -160,7 +180,17 @@ class AuthService:
             .values(revoked_at=now)
         )
 
-    async def _end_session_out_of_band(self, device_id: uuid.UUID) -> None:
+    async def _end_session_out_of_band(self, device_id: uuid.UUID, user_id: uuid.UUID) -> None:
         """End the session in a transaction of its own: it must hold although the request fails."""
         async with self._session_maker() as session, session.begin():
+            user = await session.get(User, user_id)
             await self._end_session(session, device_id)
+            actor = Actor(
+                role=user.role.value if user else "unknown", user_id=user_id, device_id=device_id
+            )
+            Audit(session, self._clock, actor, self._audit.request_id).record(
+                AuditAction.REFRESH_TOKEN_REUSE_DETECTED,
+                subject_kind="device",
+                subject_id=device_id,
+                reason="an already rotated refresh token was presented; the device's session was ended",
+            )

@@ -11,7 +11,7 @@ from litestar.params import JSONBody, QueryParameter
 from sqlalchemy import func, or_, select
 
 from backend.db.models import InspectionObject, Role
-from backend.http.deps import Ctx, DbSession
+from backend.http.deps import AuditUnit, Ctx, DbSession
 from backend.http.security import requires_role
 
 from .services import InspectionObjectService, NewInspectionObject
@@ -92,7 +92,7 @@ class InspectionObjectController(Controller):
 
     @post("/", operation_id="registerObject")
     async def register(
-        self, data: JSONBody[NewInspectionObject], ctx: Ctx, db_session: DbSession
+        self, data: JSONBody[NewInspectionObject], ctx: Ctx, db_session: DbSession, audit: AuditUnit
     ) -> ObjectOut:
         """Add an object to the directory; its 统一社会信用代码 must pass the GB 32100 check as given."""
-        return _out(await InspectionObjectService(db_session, ctx.clock).register(data))
+        return _out(await InspectionObjectService(db_session, ctx.clock, audit).register(data))

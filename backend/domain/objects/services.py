@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import Clock
 from backend.db.models import InspectionObject, ObjectKind
+from backend.domain.audit.service import Audit
 from backend.errors import DuplicateObject, InvalidUSCC
 
 from . import uscc
@@ -45,9 +46,10 @@ def check_uscc(code: str) -> None:
 
 
 class InspectionObjectService:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock, audit: Audit) -> None:
         self._session = session
         self._clock = clock
+        self._audit = audit
 
     async def register(self, data: NewInspectionObject) -> InspectionObject:
         check_uscc(data.uscc)

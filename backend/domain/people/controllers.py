@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.params import JSONBody
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import local_today
 from backend.db.models import (
@@ -21,11 +20,12 @@ from backend.db.models import (
     Team,
     User,
 )
-from backend.errors import Conflict, InvalidInput, NotFound
-from backend.http.deps import Caller, Ctx, DbSession
+from backend.errors import NotFound
+from backend.http.deps import AuditUnit, Caller, Ctx, DbSession
 from backend.http.security import requires_inspector, requires_team_lead
 
 from .qualifications import QUALIFICATION_AREAS
+from .services import ConflictOut, ConflictService
 
 
 class TeamRef(msgspec.Struct, kw_only=True):
@@ -70,61 +70,8 @@ class RecordBusinessRecusal(DeclareConflict, kw_only=True, forbid_unknown_fields
     inspector_id: uuid.UUID
 
 
-class ConflictOut(msgspec.Struct, kw_only=True):
-    id: uuid.UUID
-    inspector_id: uuid.UUID
-    object_id: uuid.UUID
-    object_name: str
-    reason: str
-    source: str
-    created_at: datetime
-
-
 def _team(team: Team) -> TeamRef:
     return TeamRef(id=team.id, name=team.name, lead_id=team.lead_id)
-
-
-async def _declare(
-    session: AsyncSession,
-    ctx: Ctx,
-    *,
-    inspector_id: uuid.UUID,
-    object_id: uuid.UUID,
-    reason: str,
-    source: str,
-    by: uuid.UUID,
-) -> ConflictOut:
-    obj = await session.get(InspectionObject, object_id)
-    if obj is None:
-        raise InvalidInput("检查对象不存在", object_id=str(object_id))
-    exists = await session.scalar(
-        select(ConflictOfInterest.id).where(
-            ConflictOfInterest.inspector_id == inspector_id,
-            ConflictOfInterest.object_id == object_id,
-        )
-    )
-    if exists is not None:
-        raise Conflict("该回避事项已登记", conflict_id=str(exists))
-    row = ConflictOfInterest(
-        id=uuid.uuid4(),
-        inspector_id=inspector_id,
-        object_id=object_id,
-        reason=reason,
-        source=source,
-        declared_by_id=by,
-        created_at=ctx.clock.now(),
-    )
-    session.add(row)
-    await session.flush()
-    return ConflictOut(
-        id=row.id,
-        inspector_id=inspector_id,
-        object_id=object_id,
-        object_name=obj.name,
-        reason=reason,
-        source=source,
-        created_at=row.created_at,
-    )
 
 
 class MeController(Controller):
@@ -194,17 +141,18 @@ class MeController(Controller):
 
     @post("/conflicts", operation_id="declareConflict", guards=[requires_inspector])
     async def declare(
-        self, data: JSONBody[DeclareConflict], principal: Caller, ctx: Ctx, db_session: DbSession
+        self,
+        data: JSONBody[DeclareConflict],
+        principal: Caller,
+        db_session: DbSession,
+        audit: AuditUnit,
     ) -> ConflictOut:
         """Declare a conflict of interest with an object (回避); I can no longer be assigned to it."""
-        return await _declare(
-            db_session,
-            ctx,
+        return await ConflictService(db_session, audit).declare(
             inspector_id=principal.user_id,
             object_id=data.object_id,
             reason=data.reason,
             source="inspector",
-            by=principal.user_id,
         )
 
 
@@ -218,8 +166,8 @@ class TeamConflictController(Controller):
         self,
         data: JSONBody[RecordBusinessRecusal],
         principal: Caller,
-        ctx: Ctx,
         db_session: DbSession,
+        audit: AuditUnit,
     ) -> ConflictOut:
         """Record a business's request that an inspector of my team recuse themselves."""
         member = await db_session.scalar(
@@ -230,12 +178,9 @@ class TeamConflictController(Controller):
         )
         if member is None:
             raise NotFound("该检查人员不在您的检查组", inspector_id=str(data.inspector_id))
-        return await _declare(
-            db_session,
-            ctx,
+        return await ConflictService(db_session, audit).declare(
             inspector_id=data.inspector_id,
             object_id=data.object_id,
             reason=data.reason,
             source="business",
-            by=principal.user_id,
         )

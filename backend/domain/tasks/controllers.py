@@ -13,7 +13,7 @@ from sqlalchemy import select
 from backend.clock import local_today
 from backend.db.models import Task, TaskStatus, Team
 from backend.errors import NotFound
-from backend.http.deps import Caller, Ctx, DbSession
+from backend.http.deps import AuditUnit, Caller, Ctx, DbSession
 from backend.http.security import requires_inspector, requires_team_lead
 
 from .queries import TaskFilter, assigned_task_ids, get_task, list_tasks, visible_to
@@ -97,6 +97,7 @@ class TeamTaskController(Controller):
         principal: Caller,
         ctx: Ctx,
         db_session: DbSession,
+        audit: AuditUnit,
         team_id: Annotated[
             uuid.UUID | None, QueryParameter(description="Needed only when I lead several teams")
         ] = None,
@@ -108,7 +109,7 @@ class TeamTaskController(Controller):
         chosen = team_id if team_id is not None else (led[0] if len(led) == 1 else None)
         if chosen is None or chosen not in led:
             raise NotFound("请指定您领导的检查组", team_id=str(team_id) if team_id else None)
-        task = await TaskService(db_session, ctx.clock).create_task(
+        task = await TaskService(db_session, ctx.clock, audit).create_task(
             data, team_id=chosen, by_user_id=principal.user_id
         )
         return await get_task(db_session, principal, task.id, today=local_today(ctx.clock))

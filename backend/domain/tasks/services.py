@@ -22,6 +22,8 @@ from backend.db.models import (
     TaskItem,
     TaskStatus,
 )
+from backend.domain.audit.actions import AuditAction
+from backend.domain.audit.service import Audit
 from backend.errors import InvalidInput, ItemNotListed
 
 from .assignment import ItemRequirement, check_assignment
@@ -45,9 +47,10 @@ class NewTask(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class TaskService:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock, audit: Audit) -> None:
         self._session = session
         self._clock = clock
+        self._audit = audit
 
     async def _listed_versions(self, codes: Sequence[str]) -> list[InspectionItemVersion]:
         if not codes:
@@ -170,4 +173,22 @@ class TaskService:
             )
         )
         await self._session.flush()
+        assignment = {
+            "task_id": str(task.id),
+            "inspector_ids": [str(i) for i in new.inspector_ids],
+            "primary_id": str(new.primary_inspector_id),
+        }
+        self._audit.record(
+            AuditAction.TASK_ASSIGNED,
+            subject_kind="task",
+            subject_id=task.id,
+            task_id=task.id,
+            after=assignment,
+            details={
+                **assignment,
+                "code": task.code,
+                "team_id": str(team_id),
+                "item_codes": list(new.item_codes),
+            },
+        )
         return task
