@@ -20,6 +20,12 @@ from backend.clock import Clock, SystemClock
 from backend.db.engine import create_engine
 from backend.db.migrate import MIGRATIONS_DIR
 from backend.db.models import Base
+from backend.domain.audit.controllers import (
+    AuditController,
+    TaskAuditController,
+    TeamAuditController,
+)
+from backend.domain.audit.operations import PeriodicAnchor
 from backend.domain.auth.controllers import AuthController
 from backend.domain.auth.login_sources import DemoLoginSource
 from backend.domain.codes.controllers import CodeTableController
@@ -46,6 +52,9 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     TeamConflictController,
     InspectionObjectController,
     CodeTableController,
+    TaskAuditController,
+    TeamAuditController,
+    AuditController,
 ]
 
 
@@ -80,6 +89,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ),
     )
 
+    anchoring = PeriodicAnchor(
+        engine,
+        settings.effective_audit_anchor_file,
+        ctx.clock,
+        settings.audit_anchor_interval.total_seconds(),
+    )
+
     async def dispose_engine() -> None:
         await engine.dispose()
 
@@ -95,8 +111,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
         after_response=write_audit_after_response,
         state=State({"ctx": ctx}),
-        on_startup=[ctx.load_signing_key],
-        on_shutdown=[dispose_engine],
+        on_startup=[ctx.load_signing_key, anchoring.start],
+        on_shutdown=[anchoring.stop, dispose_engine],
         openapi_config=OpenAPIConfig(
             title="掌上监管 API",
             version="1",

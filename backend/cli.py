@@ -6,9 +6,13 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import rich_click as click
 from litestar.cli.main import litestar_group
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
 
 APP_PATH = "backend.app:create_app"
 
@@ -45,6 +49,7 @@ def demo_command(host: str, port: int, data_dir: Path, no_serve: bool) -> None:
     click.echo(f"Database: {settings.effective_database_url}")
     upgrade(settings.effective_database_url)
     accounts = asyncio.run(seed_if_empty(settings, SystemClock()))
+    asyncio.run(_anchor_if_moved(settings))
     click.echo(
         f"\n掌上监管 demo — backend: http://{host}:{port}/  (API schema: http://{host}:{port}/schema)"
     )
@@ -57,8 +62,109 @@ def demo_command(host: str, port: int, data_dir: Path, no_serve: bool) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+async def _anchor_if_moved(settings: Settings) -> None:
+    from backend.clock import SystemClock
+    from backend.db.engine import create_engine
+    from backend.domain.audit.operations import anchor_now
+
+    engine = create_engine(settings.effective_database_url)
+    try:
+        await anchor_now(engine, settings.effective_audit_anchor_file, SystemClock(), only_if_moved=True)
+    finally:
+        await engine.dispose()
+
+
+@click.group(name="audit")
+def audit_group() -> None:
+    """The audit trail: anchor its head outside the database, verify the chain."""
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    from backend.settings import Settings
+
+    return Settings.from_env(data_dir=data_dir)
+
+
+_data_dir_option = click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The data directory (default: ZSJG_DATA_DIR or ./data).",
+)
+
+
+@audit_group.command(name="anchor")
+@_data_dir_option
+@click.option(
+    "--file",
+    "file_",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Anchor file to append to (default: ZSJG_AUDIT_ANCHOR_FILE or {data dir}/audit-anchors.jsonl).",
+)
+def audit_anchor(data_dir: Path | None, file_: Path | None) -> None:
+    """Append the chain head (sequence number and hash) to the anchor file the operator keeps."""
+    from backend.clock import SystemClock
+    from backend.db.engine import create_engine
+    from backend.domain.audit.operations import anchor_now
+
+    settings = _settings(data_dir)
+    path = file_ or settings.effective_audit_anchor_file
+
+    async def run() -> str:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            anchor = await anchor_now(engine, path, SystemClock())
+            assert anchor is not None
+            return anchor.line()
+        finally:
+            await engine.dispose()
+
+    click.echo(f"{asyncio.run(run())} >> {path}")
+
+
+@audit_group.command(name="verify")
+@_data_dir_option
+@click.option(
+    "--anchors",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Anchor file to check against (default: ZSJG_AUDIT_ANCHOR_FILE or {data dir}/audit-anchors.jsonl).",
+)
+def audit_verify(data_dir: Path | None, anchors: Path | None) -> None:
+    """Walk the chain and check it against the anchors; exit 0 only when it is intact."""
+    from backend.db.engine import create_engine
+    from backend.domain.audit.chain import AnchorFileError, read_anchors
+    from backend.domain.audit.operations import verify_database
+
+    settings = _settings(data_dir)
+    path = anchors or settings.effective_audit_anchor_file
+    try:
+        known = read_anchors(path)
+    except AnchorFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not known:
+        click.echo(
+            f"warning: no anchors in {path}; a truncated tail or a rewritten chain cannot be detected",
+            err=True,
+        )
+
+    async def run() -> str:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            report = await verify_database(engine, known)
+        finally:
+            await engine.dispose()
+        if not report.intact:
+            raise click.ClickException(report.summary())
+        return report.summary()
+
+    click.echo(asyncio.run(run()))
+
+
 def main() -> None:
     """Entry point of the ``zsjg`` console script."""
     os.environ.setdefault("LITESTAR_APP", APP_PATH)
     litestar_group.add_command(demo_command)
+    litestar_group.add_command(audit_group)
     sys.exit(litestar_group(prog_name="zsjg"))

@@ -35,6 +35,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     token_audience: str = "zsjg-api"
     access_token_ttl: timedelta = timedelta(minutes=15)
     refresh_token_ttl: timedelta = timedelta(days=30)
+    audit_anchor_file: Path | None = None
+    """Where the audit chain's head is anchored outside the database; default ``{data_dir}/audit-anchors.jsonl``.
+    Keep a copy of this file somewhere the database's administrators cannot write."""
+    audit_anchor_interval: timedelta = timedelta(minutes=10)
+    """How often the server anchors the head while it moves; 0 turns the periodic anchor off."""
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = 10_000
 
@@ -47,6 +52,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def effective_signing_key_file(self) -> Path:
         return self.signing_key_file or self.data_dir / "keys" / "signing.pem"
+
+    @property
+    def effective_audit_anchor_file(self) -> Path:
+        return self.audit_anchor_file or self.data_dir / "audit-anchors.jsonl"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
