@@ -33,7 +33,7 @@ from backend.domain.objects.controllers import InspectionObjectController
 from backend.domain.people.controllers import MeController, TeamConflictController
 from backend.domain.tasks.controllers import TaskController, TeamTaskController
 from backend.http.context import AppContext
-from backend.http.deps import DEPENDENCIES, write_audit_after_response
+from backend.http.deps import DEPENDENCIES, audit_after_response_middleware
 from backend.http.health import health
 from backend.http.problems import EXCEPTION_HANDLERS
 from backend.http.security import (
@@ -106,10 +106,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         plugins=[SQLAlchemyPlugin(config=db)],
         middleware=[
             request_id_middleware,
+            audit_after_response_middleware,
             DefineMiddleware(BearerAuthentication, exclude=["^/schema", "^/healthz$"]),
             write_intent_middleware,
         ],
-        after_response=write_audit_after_response,
         state=State({"ctx": ctx}),
         on_startup=[ctx.load_signing_key, anchoring.start],
         on_shutdown=[anchoring.stop, dispose_engine],

@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.domain.audit.service import Actor, Audit
@@ -54,11 +55,16 @@ def provide_audit(
     return audit
 
 
-async def write_audit_after_response(request: Request[Any, Any, Any]) -> None:
-    """Write the events of refusals, whose request transaction was rolled back."""
-    audit = request.scope.get("state", {}).get(AUDIT_STATE_KEY)
-    if isinstance(audit, Audit):
-        await audit.write_after_response()
+def audit_after_response_middleware(app: ASGIApp) -> ASGIApp:
+    """Once the response is sent, write the events of refusals (their request was rolled back)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        await app(scope, receive, send)
+        audit = scope.get("state", {}).get(AUDIT_STATE_KEY)
+        if isinstance(audit, Audit):
+            await audit.write_after_response()
+
+    return middleware
 
 
 DEPENDENCIES = {

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import Clock
 from backend.db.models import InspectionObject, ObjectKind
+from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
 from backend.errors import DuplicateObject, InvalidUSCC
 
@@ -60,9 +61,15 @@ class InspectionObjectService:
             raise DuplicateObject(
                 f"统一社会信用代码 {data.uscc} 的检查对象已存在", object_id=str(existing)
             )
-        obj = InspectionObject(
-            id=uuid.uuid4(), created_at=self._clock.now(), **msgspec.structs.asdict(data)
-        )
+        fields = msgspec.structs.asdict(data)
+        obj = InspectionObject(id=uuid.uuid4(), created_at=self._clock.now(), **fields)
         self._session.add(obj)
         await self._session.flush()
+        self._audit.record(
+            AuditAction.OBJECT_REGISTERED,
+            subject_kind="inspection_object",
+            subject_id=obj.id,
+            after={k: (v.value if isinstance(v, ObjectKind) else v) for k, v in fields.items()},
+            details={"uscc": obj.uscc, "name": obj.name},
+        )
         return obj

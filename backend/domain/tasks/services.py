@@ -24,7 +24,7 @@ from backend.db.models import (
 )
 from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
-from backend.errors import InvalidInput, ItemNotListed
+from backend.errors import DomainError, InvalidInput, ItemNotListed
 
 from .assignment import ItemRequirement, check_assignment
 
@@ -80,7 +80,31 @@ class TaskService:
     async def create_task(
         self, new: NewTask, *, team_id: uuid.UUID, by_user_id: uuid.UUID | None
     ) -> Task:
-        """Issue a task and assign it; every rule is checked first and nothing is written on refusal."""
+        """Issue a task and assign it; every rule is checked first and nothing is written on refusal.
+
+        A refusal that a person asked for is itself recorded in the audit trail.
+        """
+        try:
+            return await self._create_task(new, team_id=team_id, by_user_id=by_user_id)
+        except DomainError as exc:
+            if self._audit.actor.is_person:
+                self._audit.record_after_response(
+                    AuditAction.RULE_REFUSED,
+                    subject_kind="task",
+                    subject_id=new.code,
+                    details={
+                        "operation": "issue_task",
+                        "error": exc.code,
+                        "detail": exc.detail,
+                        "inspector_ids": [str(i) for i in new.inspector_ids],
+                        "item_codes": list(new.item_codes),
+                    },
+                )
+            raise
+
+    async def _create_task(
+        self, new: NewTask, *, team_id: uuid.UUID, by_user_id: uuid.UUID | None
+    ) -> Task:
         if new.due_on < new.issued_on:
             raise InvalidInput("截止日期不能早于下达日期")
         plan = await self._session.get(Plan, new.plan_id)
