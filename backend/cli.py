@@ -69,7 +69,9 @@ async def _anchor_if_moved(settings: Settings) -> None:
 
     engine = create_engine(settings.effective_database_url)
     try:
-        await anchor_now(engine, settings.effective_audit_anchor_file, SystemClock(), only_if_moved=True)
+        await anchor_now(
+            engine, settings.effective_audit_anchor_file, SystemClock(), only_if_moved=True
+        )
     finally:
         await engine.dispose()
 

@@ -19,4 +19,10 @@ from ._errors import CanonicalFormError, SyncError
 PROTOCOL_VERSION = 1
 """The protocol version this code speaks; the server also accepts the previous one."""
 
-__all__ = ["PROTOCOL_VERSION", "CanonicalFormError", "SyncError", "canonical_digest", "canonical_json"]
+__all__ = [
+    "PROTOCOL_VERSION",
+    "CanonicalFormError",
+    "SyncError",
+    "canonical_digest",
+    "canonical_json",
+]

@@ -23,7 +23,9 @@ def _check(value: Any, path: str) -> None:
             raise CanonicalFormError(f"{path}: integer outside the interoperable range")
         return
     if isinstance(value, float):
-        raise CanonicalFormError(f"{path}: floats are not allowed in canonical content; use a string")
+        raise CanonicalFormError(
+            f"{path}: floats are not allowed in canonical content; use a string"
+        )
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):

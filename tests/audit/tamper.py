@@ -26,13 +26,21 @@ async def raw(session_maker: async_sessionmaker[AsyncSession], *statements: str)
             await session.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
 
 
-async def rewrite_from(session_maker: async_sessionmaker[AsyncSession], seq: int, reason: str) -> None:
+async def rewrite_from(
+    session_maker: async_sessionmaker[AsyncSession], seq: int, reason: str
+) -> None:
     """Change event ``seq`` and recompute every later hash and the head, as a careful attacker would."""
     async with session_maker() as session:
         rows: Sequence[AuditEvent] = (
-            await session.scalars(select(AuditEvent).where(AuditEvent.seq >= seq).order_by(AuditEvent.seq))
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.seq >= seq).order_by(AuditEvent.seq)
+            )
         ).all()
-        prev = (await session.execute(text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": seq - 1})).scalar()
+        prev = (
+            await session.execute(
+                text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": seq - 1}
+            )
+        ).scalar()
         updates = []
         for row in rows:
             if row.seq == seq:

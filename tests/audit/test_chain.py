@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from pathlib import Path
 
@@ -27,10 +28,22 @@ Maker = async_sessionmaker[AsyncSession]
 async def _record(maker: Maker, clock: FixedClock, n: int, *, reason: str = "测试") -> None:
     with write_intent():
         async with maker() as session, session.begin():
-            audit = Audit(session, clock, Actor(role="team_lead", user_id=uuid.uuid4(), device_id=uuid.uuid4()), "req-1")
+            audit = Audit(
+                session,
+                clock,
+                Actor(role="team_lead", user_id=uuid.uuid4(), device_id=uuid.uuid4()),
+                "req-1",
+            )
             for i in range(n):
-                audit.record(AuditAction.TASK_REASSIGNED, subject_kind="task", subject_id=f"t{i}", reason=reason,
-                             before={"n": i}, after={"n": i + 1}, details={"i": i})
+                audit.record(
+                    AuditAction.TASK_REASSIGNED,
+                    subject_kind="task",
+                    subject_id=f"t{i}",
+                    reason=reason,
+                    before={"n": i},
+                    after={"n": i + 1},
+                    details={"i": i},
+                )
 
 
 async def _events(maker: Maker) -> list[AuditEvent]:
@@ -49,16 +62,20 @@ async def test_events_link_and_verify(session_maker: Maker, clock: FixedClock) -
     events = await _events(session_maker)
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
     assert events[0].prev_hash == chain.GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
     assert events[0].request_id == "req-1" and events[0].before_digest and events[0].after_digest
     report = await _verify(session_maker)
     assert report.intact and report.events == 5 and report.last_hash == events[-1].hash
 
 
-async def test_a_rolled_back_transaction_leaves_no_event(session_maker: Maker, clock: FixedClock) -> None:
+async def test_a_rolled_back_transaction_leaves_no_event(
+    session_maker: Maker, clock: FixedClock
+) -> None:
     with pytest.raises(RuntimeError), write_intent():
         async with session_maker() as session, session.begin():
-            Audit(session, clock, Actor.system()).record(AuditAction.TASK_ASSIGNED, subject_kind="task", subject_id="x")
+            Audit(session, clock, Actor.system()).record(
+                AuditAction.TASK_ASSIGNED, subject_kind="task", subject_id="x"
+            )
             raise RuntimeError("the change failed")
     # a savepoint that rolls back drops its own events, not the outer ones
     with write_intent():
@@ -67,19 +84,26 @@ async def test_a_rolled_back_transaction_leaves_no_event(session_maker: Maker, c
             audit.record(AuditAction.TASK_ASSIGNED, subject_kind="task", subject_id="kept")
             with pytest.raises(RuntimeError):
                 async with session.begin_nested():
-                    audit.record(AuditAction.TASK_ASSIGNED, subject_kind="task", subject_id="dropped")
+                    audit.record(
+                        AuditAction.TASK_ASSIGNED, subject_kind="task", subject_id="dropped"
+                    )
                     raise RuntimeError("inner failure")
             audit.record(AuditAction.TASK_ASSIGNED, subject_kind="task", subject_id="also kept")
     assert [e.subject_id for e in await _events(session_maker)] == ["kept", "also kept"]
 
 
-async def test_floats_are_refused_before_anything_is_written(session_maker: Maker, clock: FixedClock) -> None:
+async def test_floats_are_refused_before_anything_is_written(
+    session_maker: Maker, clock: FixedClock
+) -> None:
     from sync import CanonicalFormError
 
     async with session_maker() as session:
         with pytest.raises(CanonicalFormError):
             Audit(session, clock, Actor.system()).record(
-                AuditAction.FILE_ACCEPTED, subject_kind="file", subject_id="f", details={"lat": 25.9}
+                AuditAction.FILE_ACCEPTED,
+                subject_kind="file",
+                subject_id="f",
+                details={"lat": 25.9},
             )
 
 
@@ -89,11 +113,15 @@ async def test_concurrent_writers_get_one_order(session_maker: Maker, clock: Fix
     async def writer(n: int) -> None:
         with write_intent():
             async with session_maker() as session, session.begin():
-                session.add(Department(id=uuid.uuid4(), code=f"C{n:017d}", name=f"部门{n}", level="county"))
+                session.add(
+                    Department(id=uuid.uuid4(), code=f"C{n:017d}", name=f"部门{n}", level="county")
+                )
                 await session.flush()
                 audit = Audit(session, clock, Actor.system(), f"w{n}")
                 for i in range(3):
-                    audit.record(AuditAction.CALENDAR_CHANGED, subject_kind="calendar", subject_id=f"{n}-{i}")
+                    audit.record(
+                        AuditAction.CALENDAR_CHANGED, subject_kind="calendar", subject_id=f"{n}-{i}"
+                    )
                 await asyncio.sleep(0.01)
 
     await asyncio.gather(*(writer(n) for n in range(12)))
@@ -105,7 +133,9 @@ async def test_concurrent_writers_get_one_order(session_maker: Maker, clock: Fix
     assert (await _verify(session_maker)).intact
 
 
-async def test_the_database_refuses_update_and_delete(session_maker: Maker, clock: FixedClock) -> None:
+async def test_the_database_refuses_update_and_delete(
+    session_maker: Maker, clock: FixedClock
+) -> None:
     await _record(session_maker, clock, 1)
     for statement in ("UPDATE audit_events SET reason = 'changed'", "DELETE FROM audit_events"):
         with pytest.raises(DBAPIError, match="append-only"):
@@ -166,7 +196,9 @@ async def test_tamper_truncated_tail(session_maker: Maker, chain_of_ten: Path) -
     assert (await verify_database(session_maker.kw["bind"], [])).intact
 
 
-async def test_tamper_rewritten_with_recomputed_hashes(session_maker: Maker, chain_of_ten: Path) -> None:
+async def test_tamper_rewritten_with_recomputed_hashes(
+    session_maker: Maker, chain_of_ten: Path
+) -> None:
     await rewrite_from(session_maker, 5, "改写")
     assert (await verify_database(session_maker.kw["bind"], [])).intact  # internally consistent
     report = await _report(session_maker, chain_of_ten)
@@ -178,7 +210,9 @@ async def test_head_out_of_step_is_reported(session_maker: Maker, chain_of_ten: 
     assert "chain head" in (await _report(session_maker, chain_of_ten)).findings[0].problem
 
 
-async def test_anchor_only_if_moved(session_maker: Maker, clock: FixedClock, tmp_path: Path) -> None:
+async def test_anchor_only_if_moved(
+    session_maker: Maker, clock: FixedClock, tmp_path: Path
+) -> None:
     path = tmp_path / "a.jsonl"
     engine = session_maker.kw["bind"]
     assert await anchor_now(engine, path, clock, only_if_moved=True) is None  # empty chain

@@ -42,15 +42,28 @@ async def test_world_building_left_system_events(session_maker: Maker, world: Wo
     assert [(e.action, e.actor_role) for e in events] == [("task_assigned", "system")] * 2
 
 
-async def test_sign_in_and_device_registration(client: Client, world: World, session_maker: Maker) -> None:
+async def test_sign_in_and_device_registration(
+    client: Client, world: World, session_maker: Maker
+) -> None:
     device = uuid.uuid4()
-    body = {"username": "amr_a", "password": PASSWORD, "device_id": str(device), "device_name": "手机"}
-    assert (await client.post("/api/v1/auth/login", json=body, headers={"X-Request-ID": "sign-in-1"})).status_code == 200
+    body = {
+        "username": "amr_a",
+        "password": PASSWORD,
+        "device_id": str(device),
+        "device_name": "手机",
+    }
+    assert (
+        await client.post("/api/v1/auth/login", json=body, headers={"X-Request-ID": "sign-in-1"})
+    ).status_code == 200
     assert (await client.post("/api/v1/auth/login", json=body)).status_code == 200
     events = await _events(session_maker, AuditAction.LOGIN, AuditAction.DEVICE_REGISTERED)
     assert [e.action for e in events] == ["device_registered", "login", "login"]
     first = events[0]
-    assert (first.actor_user_id, first.actor_device_id, first.actor_role) == (world["amr_a"], device, "inspector")
+    assert (first.actor_user_id, first.actor_device_id, first.actor_role) == (
+        world["amr_a"],
+        device,
+        "inspector",
+    )
     assert first.request_id == "sign-in-1" and first.after_digest
     # a failed sign-in changes nothing and records nothing
     await client.post("/api/v1/auth/login", json={**body, "password": "wrong"})
@@ -64,58 +77,103 @@ async def test_logout(client: Client, world: World, session_maker: Maker) -> Non
     assert event.actor_user_id == world["amr_b"]
 
 
-async def test_refresh_token_reuse_is_recorded_although_the_request_fails(client: Client, world: World, session_maker: Maker) -> None:
+async def test_refresh_token_reuse_is_recorded_although_the_request_fails(
+    client: Client, world: World, session_maker: Maker
+) -> None:
     device = uuid.uuid4()
     body = {"username": "amr_a", "password": PASSWORD, "device_id": str(device)}
     tokens = (await client.post("/api/v1/auth/login", json=body)).json()
     await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
-    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}, headers={"X-Request-ID": "replay"})
+    r = await client.post(
+        "/api/v1/auth/refresh",
+        json={"refresh_token": tokens["refresh_token"]},
+        headers={"X-Request-ID": "replay"},
+    )
     assert r.status_code == 401
     [event] = await _events(session_maker, AuditAction.REFRESH_TOKEN_REUSE_DETECTED)
-    assert (event.subject_id, event.actor_user_id, event.request_id) == (str(device), world["amr_a"], "replay")
+    assert (event.subject_id, event.actor_user_id, event.request_id) == (
+        str(device),
+        world["amr_a"],
+        "replay",
+    )
 
 
 def _task_body(w: World, code: str, inspectors: tuple[str, str]) -> dict[str, object]:
     return {
-        "code": code, "name": "新任务", "plan_id": str(w["plan"]), "object_id": str(w["shop"]),
-        "item_codes": ["FOOD-1"], "issued_on": "2026-11-30", "due_on": "2026-12-20",
-        "inspector_ids": [str(w[i]) for i in inspectors], "primary_inspector_id": str(w[inspectors[0]]),
+        "code": code,
+        "name": "新任务",
+        "plan_id": str(w["plan"]),
+        "object_id": str(w["shop"]),
+        "item_codes": ["FOOD-1"],
+        "issued_on": "2026-11-30",
+        "due_on": "2026-12-20",
+        "inspector_ids": [str(w[i]) for i in inspectors],
+        "primary_inspector_id": str(w[inspectors[0]]),
     }
 
 
-async def test_assignment_and_its_refusal(client: Client, world: World, session_maker: Maker) -> None:
+async def test_assignment_and_its_refusal(
+    client: Client, world: World, session_maker: Maker
+) -> None:
     headers = {**await login(client, "lead1"), "X-Request-ID": "issue-1"}
-    r = await client.post("/api/v1/team/tasks", json=_task_body(world, "T-A", ("amr_a", "amr_c")), headers=headers)
+    r = await client.post(
+        "/api/v1/team/tasks", json=_task_body(world, "T-A", ("amr_a", "amr_c")), headers=headers
+    )
     assert r.status_code == 201
     assigned = (await _events(session_maker, AuditAction.TASK_ASSIGNED))[-1]
-    assert assigned.task_id == uuid.UUID(r.json()["id"]) and assigned.actor_user_id == world["lead1"]
-    assert assigned.request_id == "issue-1" and assigned.details["inspector_ids"] == [str(world["amr_a"]), str(world["amr_c"])]
+    assert (
+        assigned.task_id == uuid.UUID(r.json()["id"]) and assigned.actor_user_id == world["lead1"]
+    )
+    assert assigned.request_id == "issue-1" and assigned.details["inspector_ids"] == [
+        str(world["amr_a"]),
+        str(world["amr_c"]),
+    ]
     before = len(await _events(session_maker, AuditAction.TASK_ASSIGNED))
 
-    r = await client.post("/api/v1/team/tasks", json=_task_body(world, "T-B", ("amr_a", "unqualified_u")),
-                          headers={**headers, "X-Request-ID": "issue-2"})
+    r = await client.post(
+        "/api/v1/team/tasks",
+        json=_task_body(world, "T-B", ("amr_a", "unqualified_u")),
+        headers={**headers, "X-Request-ID": "issue-2"},
+    )
     assert r.status_code == 422
     [refused] = await _events(session_maker, AuditAction.RULE_REFUSED)
-    assert (refused.actor_user_id, refused.request_id, refused.subject_id) == (world["lead1"], "issue-2", "T-B")
+    assert (refused.actor_user_id, refused.request_id, refused.subject_id) == (
+        world["lead1"],
+        "issue-2",
+        "T-B",
+    )
     assert refused.details["error"] == "inspector-not-qualified"
     assert len(await _events(session_maker, AuditAction.TASK_ASSIGNED)) == before
 
 
-async def test_recusal_and_object_registration(client: Client, world: World, session_maker: Maker) -> None:
+async def test_recusal_and_object_registration(
+    client: Client, world: World, session_maker: Maker
+) -> None:
     a = await login(client, "amr_a")
-    await client.post("/api/v1/me/conflicts", json={"object_id": str(world["factory"]), "reason": "亲属在该企业任职"}, headers=a)
+    await client.post(
+        "/api/v1/me/conflicts",
+        json={"object_id": str(world["factory"]), "reason": "亲属在该企业任职"},
+        headers=a,
+    )
     [declared] = await _events(session_maker, AuditAction.CONFLICT_OF_INTEREST_DECLARED)
     assert declared.reason == "亲属在该企业任职" and declared.actor_user_id == world["amr_a"]
     from tests.world import uscc
 
-    body = {"uscc": uscc("91360731MA35XY013"), "name": "于都县新开超市有限公司", "kind": "enterprise",
-            "address": "于都县贡江镇建设路8号", "legal_representative": "李四"}
+    body = {
+        "uscc": uscc("91360731MA35XY013"),
+        "name": "于都县新开超市有限公司",
+        "kind": "enterprise",
+        "address": "于都县贡江镇建设路8号",
+        "legal_representative": "李四",
+    }
     await client.post("/api/v1/objects", json=body, headers=await login(client, "op"))
     [registered] = await _events(session_maker, AuditAction.OBJECT_REGISTERED)
     assert registered.details["uscc"] == body["uscc"] and registered.actor_role == "operator"
 
 
-async def test_a_failed_request_leaves_no_event(app: Litestar, client: Client, world: World, session_maker: Maker) -> None:
+async def test_a_failed_request_leaves_no_event(
+    app: Litestar, client: Client, world: World, session_maker: Maker
+) -> None:
     @post("/api/v1/test/fails-after-recording", operation_id="testFails")
     async def fails(audit: AuditUnit) -> None:
         audit.record(AuditAction.CALENDAR_CHANGED, subject_kind="calendar", subject_id="2027")
