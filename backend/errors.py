@@ -18,7 +18,7 @@ Services raise these and never HTTP exceptions. Each carries a stable ``code`` (
     └── RuleViolation            422 (a rule from the regulations refused the change)
         ├── TooFewInspectors, NoPrimaryInspector, InspectorNotFound
         ├── CertificateNotValid, InspectorNotQualified, ItemNotCovered
-        ├── ConflictOfInterestDeclared, ItemNotListed, InvalidUSCC
+        ├── ConflictOfInterestDeclared, ItemNotListed, InvalidUSCC, InvalidCalendarFile
         └── InvalidInput
 """
 
@@ -151,3 +151,8 @@ class InvalidUSCC(RuleViolation):
 class InvalidInput(RuleViolation):
     code = "invalid-input"
     title = "The input is not valid"
+
+
+class InvalidCalendarFile(RuleViolation):
+    code = "invalid-calendar-file"
+    title = "The calendar file is not valid"

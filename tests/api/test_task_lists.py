@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.clock import FixedClock
 from backend.db.models import Task, TaskStatus
 from backend.domain.audit.service import Actor, Audit
+from backend.domain.deadlines.services import DeadlineService
 from backend.domain.tasks.services import TaskService
 from tests.world import World, build_world, login, new_task
 
@@ -37,6 +38,7 @@ async def world(session_maker: async_sessionmaker[AsyncSession], clock: FixedClo
         overdue = await session.get(Task, w["t1"])
         assert overdue is not None
         overdue.due_on = date(2026, 11, 29)  # yesterday in Shanghai
+        await DeadlineService(session, Audit(session, clock, Actor.system())).recompute([overdue.id])
     return w
 
 
@@ -47,6 +49,9 @@ async def test_ordered_by_due_date_and_paged(client: Client, world: World) -> No
     assert first["total"] == second["total"] == 5
     assert [t["code"] for t in first["items"] + second["items"]] == ["T-1", "T-L0", "T-L1", "T-L2"]
     assert first["items"][0]["overdue"] is True and first["items"][1]["overdue"] is False
+    assert first["items"][0]["light"]["color"] == "red"
+    assert first["items"][0]["deadlines"]["due_at"] == "2026-11-30T00:00:00+08:00"
+    assert first["items"][1]["light"]["color"] == "yellow"  # due 2026-12-01, within 3 days
 
 
 async def test_filters(client: Client, world: World) -> None:

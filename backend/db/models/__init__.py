@@ -3,6 +3,7 @@
 from ._base import Base, utcnow
 from .audit import AuditChainHead, AuditEvent
 from .auth import Device, RefreshToken
+from .calendar import CalendarDay, CalendarYear
 from .catalog import (
     ChecklistPoint,
     CodeTableVersion,
@@ -27,6 +28,8 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "Base",
+    "CalendarDay",
+    "CalendarYear",
     "ChecklistPoint",
     "CodeTableVersion",
     "ConflictOfInterest",

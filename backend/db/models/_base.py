@@ -30,6 +30,7 @@ class Base(DeclarativeBase):
         datetime: DateTimeUTC(timezone=True),
         dict[str, Any]: JsonB,
         list[str]: JsonB,
+        list[int]: JsonB,
         list[dict[str, Any]]: JsonB,
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -40,6 +41,8 @@ class Plan(IdMixin, CreatedMixin, Base):
     department_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("departments.id"))
     starts_on: Mapped[date]
     ends_on: Mapped[date]
+    deadline_config: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    """Overrides of the default time limits and light thresholds (``backend.domain.deadlines.config``)."""
 
 
 class Task(IdMixin, CreatedMixin, Base):
@@ -60,6 +63,25 @@ class Task(IdMixin, CreatedMixin, Base):
     due_on: Mapped[date] = mapped_column(index=True)
     status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # the facts the time limits run from (taken on the phone, arriving through sync)
+    checked_in_at: Mapped[datetime | None]
+    """Check-in on site."""
+    checked_at: Mapped[datetime | None]
+    """Check-out on site: the check's time, from which the 48 hours run."""
+    results_entered_at: Mapped[datetime | None]
+    """When the result was captured on the phone."""
+    results_received_at: Mapped[datetime | None]
+    """When the server received it."""
+    published_at: Mapped[datetime | None]
+
+    # the deadlines, computed by the server (backend.domain.deadlines) whenever their inputs change
+    due_at: Mapped[datetime | None]
+    entry_deadline_at: Mapped[datetime | None]
+    publication_deadline_at: Mapped[datetime | None]
+    deadlines_calendar_complete: Mapped[bool] = mapped_column(default=True)
+    deadlines_assumed_years: Mapped[list[int]] = mapped_column(default=list)
+    """Years without an official schedule that a deadline was counted through (plain weekends assumed)."""
 
     plan: Mapped[Plan] = relationship(lazy="raise")
     object: Mapped[InspectionObject] = relationship(lazy="raise")

@@ -10,7 +10,6 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy import select
 
-from backend.clock import local_today
 from backend.db.models import Task, TaskStatus, Team
 from backend.errors import NotFound
 from backend.http.deps import AuditUnit, Caller, Ctx, DbSession
@@ -51,14 +50,14 @@ class TaskController(Controller):
             statuses=status or (), due_from=due_from, due_to=due_to, limit=limit, offset=offset
         )
         scope = Task.id.in_(assigned_task_ids(principal.user_id))
-        return await list_tasks(db_session, scope, flt, today=local_today(ctx.clock))
+        return await list_tasks(db_session, scope, flt, now=ctx.clock.now())
 
     @get("/{task_id:uuid}", operation_id="getTask")
     async def get_one(
         self, task_id: FromPath[uuid.UUID], principal: Caller, ctx: Ctx, db_session: DbSession
     ) -> TaskDetail:
         """One task with its object, items, checklists, inspectors, history and the code tables."""
-        return await get_task(db_session, principal, task_id, today=local_today(ctx.clock))
+        return await get_task(db_session, principal, task_id, now=ctx.clock.now())
 
 
 class TeamTaskController(Controller):
@@ -88,7 +87,7 @@ class TeamTaskController(Controller):
         scope = visible_to(principal)
         if inspector_id is not None:
             scope = scope & Task.id.in_(assigned_task_ids(inspector_id))
-        return await list_tasks(db_session, scope, flt, today=local_today(ctx.clock))
+        return await list_tasks(db_session, scope, flt, now=ctx.clock.now())
 
     @post("/", operation_id="issueTask")
     async def issue(
@@ -112,7 +111,7 @@ class TeamTaskController(Controller):
         task = await TaskService(db_session, ctx.clock, audit).create_task(
             data, team_id=chosen, by_user_id=principal.user_id
         )
-        return await get_task(db_session, principal, task.id, today=local_today(ctx.clock))
+        return await get_task(db_session, principal, task.id, now=ctx.clock.now())
 
 
 __all__ = ["TaskController", "TeamTaskController"]

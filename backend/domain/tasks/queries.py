@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from backend.db.models import (
 )
 from backend.domain.auth.principal import Principal
 from backend.domain.codes.services import current_code_tables
+from backend.domain.deadlines.views import deadlines_of, light_for, local
 from backend.errors import TaskNotFound
 
 from .schemas import (
@@ -44,14 +45,6 @@ from .schemas import (
     TaskPage,
     TaskSummary,
 )
-
-OPEN_STATUSES = frozenset(
-    {TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.RETURNED, TaskStatus.HELD}
-)
-
-
-def is_overdue(task: Task, today: date) -> bool:
-    return task.status in OPEN_STATUSES and task.due_on < today
 
 
 def led_team_ids(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
@@ -127,7 +120,7 @@ async def _inspectors(
 
 
 async def list_tasks(
-    session: AsyncSession, scope: ColumnElement[bool], flt: TaskFilter, *, today: date
+    session: AsyncSession, scope: ColumnElement[bool], flt: TaskFilter, *, now: datetime
 ) -> TaskPage:
     conditions = [scope, *flt.conditions()]
     total = await session.scalar(select(func.count()).select_from(Task).where(*conditions)) or 0
@@ -135,7 +128,7 @@ async def list_tasks(
         await session.scalars(
             select(Task)
             .where(*conditions)
-            .options(selectinload(Task.object))
+            .options(selectinload(Task.object), selectinload(Task.plan))
             .order_by(Task.due_on, Task.code)
             .limit(flt.limit)
             .offset(flt.offset)
@@ -162,7 +155,9 @@ async def list_tasks(
                 status=t.status.value,
                 issued_on=t.issued_on,
                 due_on=t.due_on,
-                overdue=is_overdue(t, today),
+                overdue=(light := light_for(t, t.plan, now)).color == "red",
+                light=light,
+                deadlines=deadlines_of(t),
                 is_joint=item_stats.get(t.id, (0, 0))[1] > 1,
                 item_count=item_stats.get(t.id, (0, 0))[0],
                 object=ObjectSummary(
@@ -180,7 +175,7 @@ async def list_tasks(
 
 
 async def get_task(
-    session: AsyncSession, principal: Principal, task_id: uuid.UUID, *, today: date
+    session: AsyncSession, principal: Principal, task_id: uuid.UUID, *, now: datetime
 ) -> TaskDetail:
     task = await session.scalar(
         select(Task)
@@ -223,7 +218,13 @@ async def get_task(
         status=task.status.value,
         issued_on=task.issued_on,
         due_on=task.due_on,
-        overdue=is_overdue(task, today),
+        overdue=(light := light_for(task, task.plan, now)).color == "red",
+        light=light,
+        deadlines=deadlines_of(task),
+        checked_in_at=local(task.checked_in_at),
+        checked_at=local(task.checked_at),
+        results_entered_at=local(task.results_entered_at),
+        published_at=local(task.published_at),
         is_joint=task.is_joint,
         batch_ref=task.batch_ref,
         plan=PlanRef(

@@ -8,6 +8,9 @@ from typing import Any
 
 import msgspec
 
+from backend.domain.deadlines.lights import Light
+from backend.domain.deadlines.views import DeadlinesOut
+
 
 class InspectorRef(msgspec.Struct, kw_only=True):
     id: uuid.UUID
@@ -33,6 +36,9 @@ class TaskSummary(msgspec.Struct, kw_only=True):
     issued_on: date
     due_on: date
     overdue: bool
+    """The light is red: a deadline has passed."""
+    light: Light
+    deadlines: DeadlinesOut
     is_joint: bool
     item_count: int
     object: ObjectSummary
@@ -119,6 +125,12 @@ class TaskDetail(msgspec.Struct, kw_only=True):
     issued_on: date
     due_on: date
     overdue: bool
+    light: Light
+    deadlines: DeadlinesOut
+    checked_in_at: datetime | None
+    checked_at: datetime | None
+    results_entered_at: datetime | None
+    published_at: datetime | None
     is_joint: bool
     batch_ref: str | None
     plan: PlanRef

@@ -24,6 +24,7 @@ from backend.db.models import (
 )
 from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
+from backend.domain.deadlines import services as deadlines
 from backend.errors import DomainError, InvalidInput, ItemNotListed
 
 from .assignment import ItemRequirement, check_assignment
@@ -163,6 +164,9 @@ class TaskService:
             created_at=now,
             updated_at=now,
         )
+        deadlines.apply(
+            task, plan, deadlines.EMPTY_CALENDAR
+        )  # nothing checked yet: no working days needed
         self._session.add(task)
         await self._session.flush()
         for ordinal, (version, requirement) in enumerate(zip(versions, requirements, strict=True)):
