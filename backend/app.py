@@ -29,6 +29,11 @@ from backend.domain.audit.operations import PeriodicAnchor
 from backend.domain.auth.controllers import AuthController
 from backend.domain.auth.login_sources import DemoLoginSource
 from backend.domain.codes.controllers import CodeTableController
+from backend.domain.deadlines.controllers import (
+    CalendarController,
+    DeadlineController,
+    TeamBoardController,
+)
 from backend.domain.objects.controllers import InspectionObjectController
 from backend.domain.people.controllers import MeController, TeamConflictController
 from backend.domain.tasks.controllers import TaskController, TeamTaskController
@@ -55,6 +60,9 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     TaskAuditController,
     TeamAuditController,
     AuditController,
+    CalendarController,
+    DeadlineController,
+    TeamBoardController,
 ]
 
 

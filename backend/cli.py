@@ -164,9 +164,58 @@ def audit_verify(data_dir: Path | None, anchors: Path | None) -> None:
     click.echo(asyncio.run(run()))
 
 
+@click.group(name="calendar")
+def calendar_group() -> None:
+    """The working-day calendar: load or correct a year's official holiday schedule."""
+
+
+@calendar_group.command(name="load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_data_dir_option
+def calendar_load(file: Path, data_dir: Path | None) -> None:
+    """Load FILE (one year's schedule, see docs/calendar.md); a bad file is refused naming its line."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from backend.clock import SystemClock
+    from backend.db.engine import create_engine, write_intent
+    from backend.domain.audit.service import Actor, Audit
+    from backend.domain.deadlines.services import DeadlineService
+    from backend.errors import InvalidCalendarFile
+
+    settings = _settings(data_dir)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file} is not UTF-8 text") from exc
+
+    async def run() -> str:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            with write_intent():
+                async with (
+                    async_sessionmaker(engine, expire_on_commit=False)() as session,
+                    session.begin(),
+                ):
+                    audit = Audit(session, SystemClock(), Actor(role="cli"))
+                    loaded = await DeadlineService(session, audit).load_year(text)
+        finally:
+            await engine.dispose()
+        change = "unchanged" if not loaded.changed else f"{loaded.tasks_moved} task deadlines moved"
+        return (
+            f"{loaded.year}: {loaded.holidays} holidays, {loaded.makeup_workdays} make-up working days "
+            f"from {loaded.source} ({change})"
+        )
+
+    try:
+        click.echo(asyncio.run(run()))
+    except InvalidCalendarFile as exc:
+        raise click.ClickException(f"{file}: {exc.detail}; nothing was loaded") from exc
+
+
 def main() -> None:
     """Entry point of the ``zsjg`` console script."""
     os.environ.setdefault("LITESTAR_APP", APP_PATH)
     litestar_group.add_command(demo_command)
     litestar_group.add_command(audit_group)
+    litestar_group.add_command(calendar_group)
     sys.exit(litestar_group(prog_name="zsjg"))

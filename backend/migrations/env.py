@@ -36,10 +36,33 @@ def _configure(**kwargs: Any) -> None:
     )
 
 
+def _sqlite_pragma(connection: Connection, statement: str) -> list[Any]:
+    """Run a PRAGMA on the raw connection, outside any transaction (where foreign_keys takes effect)."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def _run(connection: Connection) -> None:
-    _configure(connection=connection)
-    with context.begin_transaction():
-        context.run_migrations()
+    # SQLite rebuilds a table to alter it (copy, drop, rename); with foreign keys enforced the drop
+    # of a referenced table fails, so they are off during migrations and checked afterwards.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+    try:
+        _configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        if sqlite:
+            broken = _sqlite_pragma(connection, "PRAGMA foreign_key_check")
+            if broken:
+                raise RuntimeError(f"the migration left rows that break foreign keys: {broken[:5]}")
+    finally:
+        if sqlite:
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
 
 
 async def _run_online() -> None:
