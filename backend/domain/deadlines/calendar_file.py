@@ -20,6 +20,7 @@ A file with any wrong line is refused as a whole, naming the line; nothing is lo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -72,6 +73,9 @@ class YearSchedule:
         return "\n".join(lines) + "\n"
 
 
+_DATE_LIKE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+
+
 def _date(token: str, line: int, raw: str) -> date:
     try:
         return date.fromisoformat(token)
@@ -115,7 +119,7 @@ def parse(text: str) -> YearSchedule:
             first = _date(tokens[0], number, raw)
             last = first
             name_tokens = tokens[1:]
-            if len(tokens) >= 3 and tokens[1][:1].isdigit():
+            if _DATE_LIKE.fullmatch(tokens[1]):
                 last = _date(tokens[1], number, raw)
                 name_tokens = tokens[2:]
             if last < first:
