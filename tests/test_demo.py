@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import selectinload
 
 from backend.clock import FixedClock, local_today
 from backend.db.engine import create_engine
@@ -32,6 +33,8 @@ from backend.db.models import (
     User,
 )
 from backend.demo.seed import seed_if_empty
+from backend.domain.deadlines.views import light_for
+from backend.domain.deadlines.workdays import SHANGHAI
 from backend.domain.objects import uscc
 from backend.settings import Settings
 from tests.conftest import NOW
@@ -94,6 +97,24 @@ async def test_demo_data_is_big_enough_and_real_looking(demo_settings: Settings)
             assert (
                 await count(Task, Task.due_on >= today, Task.due_on <= today + timedelta(days=3))
                 >= 5
+            )
+            tasks = (await s.scalars(select(Task).options(selectinload(Task.plan)))).all()
+            colors = {light_for(t, t.plan, clock.now()).color for t in tasks}
+            assert colors >= {"red", "yellow", "green"}
+            phases = {(light_for(t, t.plan, clock.now()).phase) for t in tasks}
+            assert phases >= {"due", "entry", "publication"}
+            across_national_day = [
+                t
+                for t in tasks
+                if t.checked_at
+                and t.publication_deadline_at
+                and t.checked_at.astimezone(SHANGHAI).date()
+                < date(t.checked_at.year, 10, 1)
+                < t.publication_deadline_at.astimezone(SHANGHAI).date()
+            ]
+            assert across_national_day
+            assert any(
+                not t.deadlines_calendar_complete and t.deadlines_assumed_years for t in tasks
             )
         assert any(line.startswith("insp01") for line in accounts)
         # a second start does not seed again

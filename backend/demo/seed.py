@@ -11,8 +11,9 @@ import random
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,6 +38,9 @@ from backend.db.models import (
     User,
 )
 from backend.domain.audit.service import Actor, Audit
+from backend.domain.deadlines.calendars import load_calendar
+from backend.domain.deadlines.services import DeadlineService
+from backend.domain.deadlines.workdays import count_working_days
 from backend.domain.objects.uscc import ALPHABET, check_character
 from backend.domain.tasks.services import NewTask, TaskService
 from backend.errors import DomainError
@@ -377,6 +381,7 @@ async def seed(session: AsyncSession, clock: Clock) -> list[str]:
     made = 0
     attempts = 0
     per_plan: dict[uuid.UUID, int] = defaultdict(int)
+    created: list[tuple[Task, NewTask]] = []
     while made < TASKS and attempts < TASKS * 20:
         attempts += 1
         obj, kind = businesses[rng.randrange(len(businesses))]
@@ -461,9 +466,135 @@ async def seed(session: AsyncSession, clock: Clock) -> list[str]:
             per_plan[plan.id] -= 1
             continue
         task.status = _status(rng, due_on, today)
+        created.append((task, new))
         made += 1
     await session.flush()
+    specials = await _special_tasks(
+        session, service, created, plans[0], clock, departments["amr"].id
+    )
+    _set_facts(rng, [t for t, _ in created], clock.now())
+    audit = Audit(session, clock, Actor.system())
+    await DeadlineService(session, audit).recompute(
+        [t.id for t, _ in created] + [t.id for t in specials]
+    )
     return accounts
+
+
+async def _special_tasks(
+    session: AsyncSession,
+    service: TaskService,
+    created: list[tuple[Task, NewTask]],
+    template_plan: Plan,
+    clock: Clock,
+    department_id: uuid.UUID,
+) -> list[Task]:
+    """Two tasks that show the calendar at work: one whose deadline crosses the National Day break,
+    one whose deadline runs into a year with no official schedule loaded."""
+    today = local_today(clock)
+    calendar = await load_calendar(session)
+    year = today.year if today >= date(today.year, 10, 9) else today.year - 1
+    unloaded = next(y for y in range(today.year, today.year + 10) if y not in calendar.loaded_years)
+    stretch = 20
+    if unloaded > today.year:
+        stretch = min(
+            366, count_working_days(calendar, today, date(unloaded - 1, 12, 31)).count + 5
+        )
+    autumn = Plan(
+        id=uuid.uuid4(),
+        code=f"YD-{year}-SJ-02",
+        name=f"于都县{year}年第二批“双随机、一公开”抽查计划",
+        department_id=department_id,
+        starts_on=date(year, 7, 1),
+        ends_on=date(year, 10, 31),
+    )
+    across = Plan(
+        id=uuid.uuid4(),
+        code=f"YD-{today.year}-ZX-01",
+        name=f"于都县{today.year}—{unloaded}年度跨年专项整治检查计划",
+        department_id=department_id,
+        starts_on=today - timedelta(days=30),
+        ends_on=date(unloaded, 3, 31),
+        deadline_config={"publication_working_days": stretch},
+    )
+    session.add_all([autumn, across])
+    await session.flush()
+    made: list[Task] = []
+    used_objects = {t.object_id for t, _ in created}
+    for plan, issued, due, checked, status in [
+        (
+            autumn,
+            date(year, 9, 10),
+            date(year, 9, 30),
+            datetime(year, 9, 29, 8, 0, tzinfo=UTC),
+            TaskStatus.APPROVED,
+        ),
+        (
+            across,
+            today - timedelta(days=3),
+            today + timedelta(days=10),
+            clock.now() - timedelta(hours=3),
+            TaskStatus.SUBMITTED,
+        ),
+    ]:
+        for _task, template in created:
+            if len(template.item_codes) != 1:
+                continue
+            obj_id = next(
+                (
+                    o
+                    for o in (await session.scalars(select(InspectionObject.id))).all()
+                    if o not in used_objects
+                ),
+                None,
+            )
+            if obj_id is None:
+                break
+            new = msgspec.structs.replace(
+                template,
+                code=f"{plan.code}-0001",
+                name=f"双随机抽查：{plan.name}",
+                plan_id=plan.id,
+                batch_ref=f"{plan.code}-B1",
+                object_id=obj_id,
+                issued_on=issued,
+                due_on=due,
+            )
+            try:
+                async with session.begin_nested():
+                    task = await service.create_task(new, team_id=_task.team_id, by_user_id=None)
+            except DomainError:
+                continue
+            used_objects.add(obj_id)
+            task.status = status
+            task.checked_in_at = checked - timedelta(hours=1)
+            task.checked_at = checked
+            task.results_entered_at = checked + timedelta(hours=2)
+            task.results_received_at = checked + timedelta(hours=2, minutes=5)
+            made.append(task)
+            break
+    return made
+
+
+def _set_facts(rng: random.Random, tasks: list[Task], now: datetime) -> None:
+    """Check-in, check-out and entry times that fit each task's status, so every light shows up."""
+    entry_ages = [6, 30, 55]  # hours since check-out: green, yellow, red in the 48-hour window
+    in_progress = 0
+    for task in tasks:
+        if task.status is TaskStatus.IN_PROGRESS:
+            task.checked_in_at = now - timedelta(hours=rng.randint(2, 5))
+            if in_progress % 2 == 0:
+                age = entry_ages[(in_progress // 2) % len(entry_ages)]
+                task.checked_in_at = now - timedelta(hours=age + 1)
+                task.checked_at = now - timedelta(hours=age)
+            in_progress += 1
+        elif task.status in (TaskStatus.SUBMITTED, TaskStatus.APPROVED, TaskStatus.RETURNED):
+            days_ago = rng.randint(1, 20)
+            task.checked_in_at = now - timedelta(days=days_ago, hours=3)
+            task.checked_at = now - timedelta(days=days_ago, hours=1)
+            task.results_entered_at = task.checked_at + timedelta(hours=rng.randint(1, 40))
+            task.results_received_at = task.results_entered_at + timedelta(
+                minutes=rng.randint(1, 300)
+            )
 
 
 def teams_lead(teams: dict[uuid.UUID | None, Team], team_id: uuid.UUID) -> uuid.UUID | None:
@@ -504,4 +635,4 @@ async def seed_if_empty(settings: Settings, clock: Clock) -> list[str]:
         await engine.dispose()
 
 
-__all__ = ["DEMO_ACCOUNTS_HINT", "Task", "seed", "seed_if_empty"]
+__all__ = ["DEMO_ACCOUNTS_HINT", "seed", "seed_if_empty"]

@@ -38,7 +38,9 @@ async def world(session_maker: async_sessionmaker[AsyncSession], clock: FixedClo
         overdue = await session.get(Task, w["t1"])
         assert overdue is not None
         overdue.due_on = date(2026, 11, 29)  # yesterday in Shanghai
-        await DeadlineService(session, Audit(session, clock, Actor.system())).recompute([overdue.id])
+        await DeadlineService(session, Audit(session, clock, Actor.system())).recompute(
+            [overdue.id]
+        )
     return w
 
 

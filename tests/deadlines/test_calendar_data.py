@@ -50,7 +50,11 @@ def test_a_good_file() -> None:
     ("text", "line", "fragment"),
     [
         (GOOD.replace("year: 2027", "year: 27"), 1, "四位年份"),
-        (GOOD.replace("source: 国务院办公厅关于2027年部分节假日安排的通知（测试）", "source:"), 2, "不能为空"),
+        (
+            GOOD.replace("source: 国务院办公厅关于2027年部分节假日安排的通知（测试）", "source:"),
+            2,
+            "不能为空",
+        ),
         ("holiday 2027-01-01 元旦\n", 1, "先写 year:"),
         (GOOD + "holiday 2027-13-01 假日\n", 6, "不是 YYYY-MM-DD"),
         (GOOD + "holiday 2027-05-05 2027-05-01 劳动节\n", 6, "结束日期早于开始日期"),

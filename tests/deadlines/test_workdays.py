@@ -83,7 +83,9 @@ def test_add_working_days(start: str, n: int, expected: str) -> None:
     answer = add_working_days(CAL, D(start), n)
     assert answer.day == D(expected)
     assert answer.complete and answer.assumed_years == ()
-    assert answer.deadline_at == datetime.combine(D(expected) + timedelta(days=1), time(0), SHANGHAI)
+    assert answer.deadline_at == datetime.combine(
+        D(expected) + timedelta(days=1), time(0), SHANGHAI
+    )
     assert count_working_days(CAL, D(start), D(expected)).count == n
 
 
