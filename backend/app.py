@@ -85,7 +85,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        before_send_handler="autocommit",
+        before_send_handler="autocommit",  # closes the session; the commit itself is provide_db_session's
+        session_dependency_key="raw_db_session",
         metadata=Base.metadata,
         create_all=False,
         set_default_exception_handler=False,

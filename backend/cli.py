@@ -87,6 +87,15 @@ def _settings(data_dir: Path | None) -> Settings:
     return Settings.from_env(data_dir=data_dir)
 
 
+def _require_database(settings: Settings) -> None:
+    """Refuse to work on an embedded database that does not exist (rather than create an empty one)."""
+    if settings.database_url:
+        return
+    path = settings.data_dir / "zsjg.sqlite3"
+    if not path.exists():
+        raise click.ClickException(f"no database at {path}: is --data-dir right?")
+
+
 _data_dir_option = click.option(
     "--data-dir",
     default=None,
@@ -111,6 +120,7 @@ def audit_anchor(data_dir: Path | None, file_: Path | None) -> None:
     from backend.domain.audit.operations import anchor_now
 
     settings = _settings(data_dir)
+    _require_database(settings)
     path = file_ or settings.effective_audit_anchor_file
 
     async def run() -> str:
@@ -140,6 +150,7 @@ def audit_verify(data_dir: Path | None, anchors: Path | None) -> None:
     from backend.domain.audit.operations import verify_database
 
     settings = _settings(data_dir)
+    _require_database(settings)
     path = anchors or settings.effective_audit_anchor_file
     try:
         known = read_anchors(path)
@@ -183,6 +194,7 @@ def calendar_load(file: Path, data_dir: Path | None) -> None:
     from backend.errors import InvalidCalendarFile
 
     settings = _settings(data_dir)
+    _require_database(settings)
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from litestar import Request
@@ -20,6 +21,26 @@ from .security import request_id_of
 def provide_ctx(state: State) -> AppContext:
     ctx: AppContext = state.ctx
     return ctx
+
+
+async def provide_db_session(
+    raw_db_session: NamedDependency[AsyncSession],
+) -> AsyncGenerator[AsyncSession, None]:
+    """The request's transaction: committed when the handler succeeds, before the response is sent.
+
+    advanced-alchemy's autocommit handler commits only while the response is being sent and,
+    if that commit fails, logs it and lets the 2xx go out for a change that was never stored.
+    Committing here, in the dependency's cleanup, turns a failed commit into a 500 problem
+    instead; the plugin's handler then only closes the session (or rolls back on errors).
+    """
+    try:
+        yield raw_db_session
+    except BaseException:
+        await raw_db_session.rollback()
+        raise
+    else:
+        if raw_db_session.in_transaction():
+            await raw_db_session.commit()
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:
@@ -68,6 +89,7 @@ def audit_after_response_middleware(app: ASGIApp) -> ASGIApp:
 
 
 DEPENDENCIES = {
+    "db_session": Provide(provide_db_session),
     "ctx": Provide(provide_ctx, sync_to_thread=False),
     "principal": Provide(provide_principal, sync_to_thread=False),
     "audit": Provide(provide_audit, sync_to_thread=False),

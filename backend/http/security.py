@@ -21,12 +21,18 @@ from backend.errors import DeviceRevoked, InvalidToken, PermissionDenied
 
 from .context import AppContext
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 
 
 def _request_id_from(scope: Scope) -> str:
+    """The server's own id, after the caller's ``X-Request-ID`` when it is sane (``caller.server``).
+
+    The server part makes every id unique, so no caller can make its requests pass for
+    another's in the audit trail, while the caller's part still finds the request in its logs.
+    """
     given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    own = uuid.uuid4().hex[:16]
+    return f"{given}.{own}" if _CLIENT_REQUEST_ID.match(given) else own
 
 
 def request_id_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

@@ -17,8 +17,12 @@ async def test_unknown_route_is_a_problem(client: AsyncTestClient[Litestar]) -> 
     r = await client.get("/api/v1/nothing-here", headers={"X-Request-ID": "abc-123"})
     assert r.status_code in (401, 404)
     assert r.headers["content-type"].startswith("application/problem+json")
-    assert r.json()["request_id"] == "abc-123"
-    assert r.headers["x-request-id"] == "abc-123"
+    assert r.json()["request_id"].startswith("abc-123.")  # the caller's id, then the server's own
+    assert r.headers["x-request-id"] == r.json()["request_id"]
+    other = await client.get("/api/v1/nothing-here", headers={"X-Request-ID": "abc-123"})
+    assert other.json()["request_id"] != r.json()["request_id"]
+    odd = await client.get("/api/v1/nothing-here", headers={"X-Request-ID": "bad id with spaces"})
+    assert "bad" not in odd.json()["request_id"]
 
 
 async def test_schema_is_public_and_lists_operation_ids(client: AsyncTestClient[Litestar]) -> None:

@@ -224,3 +224,89 @@ async def test_anchor_only_if_moved(
     path.write_text(path.read_text() + "not json\n")
     with pytest.raises(chain.AnchorFileError, match=":2:"):
         chain.read_anchors(path)
+
+
+async def test_the_head_row_cannot_be_deleted_and_its_absence_is_reported(
+    session_maker: Maker, clock: FixedClock
+) -> None:
+    await _record(session_maker, clock, 2)
+    with pytest.raises(DBAPIError, match="DELETE refused"):
+        async with session_maker() as session, session.begin():
+            await session.execute(text("DELETE FROM audit_chain_head"))
+    async with (
+        session_maker() as session,
+        session.begin(),
+    ):  # an attacker who drops the trigger first
+        if session.bind.dialect.name == "postgresql":
+            await session.execute(text("ALTER TABLE audit_chain_head DISABLE TRIGGER USER"))
+        else:
+            await session.execute(text("DROP TRIGGER audit_chain_head_no_delete"))
+        await session.execute(text("DELETE FROM audit_chain_head"))
+    report = await _verify(session_maker)
+    assert not report.intact and "head row is missing" in report.findings[0].problem
+
+
+async def test_events_of_a_closed_session_never_land(
+    session_maker: Maker, clock: FixedClock
+) -> None:
+    with write_intent():
+        session = session_maker()
+        await session.execute(text("SELECT 1"))
+        Audit(session, clock, Actor.system()).record(
+            AuditAction.TASK_ASSIGNED, subject_kind="task", subject_id="abandoned"
+        )
+        await session.close()  # the change is abandoned without a rollback call
+        async with session.begin():
+            Audit(session, clock, Actor.system()).record(
+                AuditAction.TASK_ASSIGNED, subject_kind="task", subject_id="kept"
+            )
+        await session.close()
+    assert [e.subject_id for e in await _events(session_maker)] == ["kept"]
+
+
+async def test_periodic_anchoring_survives_a_failing_round(
+    session_maker: Maker, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from backend.domain.audit import operations
+
+    calls: list[int] = []
+    real = operations.anchor_now
+
+    async def flaky(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT", {}, Exception("database is locked"))
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(operations, "anchor_now", flaky)
+    await _record(session_maker, clock, 1)
+    path = tmp_path / "periodic.jsonl"
+    task = asyncio.create_task(
+        operations.anchor_periodically(session_maker.kw["bind"], path, clock, 0.01)
+    )
+    try:
+        for _ in range(500):  # at most 5 s
+            if path.exists() and chain.read_anchors(path):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert len(calls) >= 2 and [a.seq for a in chain.read_anchors(path)] == [1]
+
+
+async def test_downgrade_refuses_to_drop_a_trail(
+    session_maker: Maker, clock: FixedClock, database_url: str
+) -> None:
+    from alembic import command
+
+    from backend.db.migrate import alembic_config
+
+    await _record(session_maker, clock, 1)
+    await session_maker.kw["bind"].dispose()
+    with pytest.raises(RuntimeError, match="refusing to drop an audit trail"):
+        await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0002")
+    assert len(await _events(session_maker)) == 1

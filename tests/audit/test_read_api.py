@@ -40,7 +40,22 @@ async def test_task_trail_for_its_inspectors_and_lead_only(client: Client, world
     assert (await client.get(url, headers=await login(client, "op"))).status_code == 403
 
 
-async def test_team_trail_is_the_leads_team(client: Client, world: World) -> None:
+async def test_team_trail_is_the_leads_team(
+    client: Client, world: World, session_maker: Maker, clock: FixedClock
+) -> None:
+    # amr_c (team1) works on a team2 task: that work belongs to team2's trail, not team1's
+    async with session_maker() as session, session.begin():
+        from backend.domain.audit.service import Actor, Audit
+        from backend.domain.tasks.services import TaskService
+        from tests.world import new_task
+
+        await TaskService(session, clock, Audit(session, clock, Actor.system())).create_task(
+            new_task(
+                world, "T-X2", inspectors=["other_x", "amr_c"], items=["FOOD-1"], obj="factory"
+            ),
+            team_id=world["team2"],
+            by_user_id=world["lead2"],
+        )
     await login(client, "other_x")  # a team2 member's sign-in
     await login(client, "amr_b")  # a team1 member's sign-in
     lead1 = (
@@ -88,7 +103,9 @@ async def test_operators_read_everything_with_filters(
         ).status_code == 403
 
 
-async def test_concurrent_writes_through_the_api_all_land(client: Client, world: World) -> None:
+async def test_concurrent_writes_through_the_api_all_land(
+    client: Client, world: World, session_maker: Maker
+) -> None:
     """On SQLite the writers queue for the write lock instead of failing; on PostgreSQL the head lock orders them."""
     headers = await login(client, "amr_a")
     objects = [world["shop"], world["factory"]]
@@ -103,6 +120,18 @@ async def test_concurrent_writes_through_the_api_all_land(client: Client, world:
         )
     )
     assert [r.status_code for r in responses] == [201, 201]
+    from sqlalchemy import func, select
+
+    from backend.db.models import AuditEvent, ConflictOfInterest
+
+    async with session_maker() as s:
+        assert await s.scalar(select(func.count()).select_from(ConflictOfInterest)) == 2
+        declared = await s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "conflict_of_interest_declared")
+        )
+        assert declared == 2
 
 
 def test_zsjg_audit_verify_exit_codes(tmp_path: Path) -> None:

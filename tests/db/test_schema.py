@@ -30,18 +30,19 @@ async def test_sqlite_connections_are_durable(
 ) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite pragmas")
-    for _ in range(2):  # every pooled connection, not only the first
-        async with session_maker() as session:
+    # two sessions open at once hold two different pooled connections: both are set up
+    expected = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 10000}
+    async with session_maker() as first, session_maker() as second:
+        seen = set()
+        for session in (first, second):
+            conn = await session.connection()
+            seen.add(id((await conn.get_raw_connection()).driver_connection))
             pragmas = {
                 name: (await session.execute(text(f"PRAGMA {name}"))).scalar()
                 for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
             }
-            assert pragmas == {
-                "journal_mode": "wal",
-                "synchronous": 2,
-                "foreign_keys": 1,
-                "busy_timeout": 10000,
-            }
+            assert pragmas == expected
+        assert len(seen) == 2
 
 
 async def test_foreign_keys_are_enforced(session_maker: async_sessionmaker[AsyncSession]) -> None:

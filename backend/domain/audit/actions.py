@@ -8,6 +8,7 @@ import enum
 class AuditAction(enum.StrEnum):
     # identity and devices
     LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
     DEVICE_REGISTERED = "device_registered"
     DEVICE_REVOKED = "device_revoked"

@@ -242,7 +242,11 @@ def walk(
             f"the chain ends at event {report.last_seq} but the anchor of {latest.at} records event {latest.seq}: "
             "events were removed from the end",
         )
-    if head is not None and (head.seq, head.hash) != (report.last_seq, report.last_hash):
+    if head is None:
+        return broken(
+            report.last_seq + 1, "the chain head row is missing: events cannot be appended"
+        )
+    if (head.seq, head.hash) != (report.last_seq, report.last_hash):
         return broken(
             report.last_seq + 1,
             f"the chain head says event {head.seq} but the chain ends at {report.last_seq}",

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,7 +67,7 @@ Actions = Annotated[
     list[AuditAction] | None, QueryParameter(description="Only these actions (repeatable)")
 ]
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
-Offset = Annotated[int, QueryParameter(ge=0)]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000)]
 
 
 def _out(e: AuditEvent) -> AuditEventOut:
@@ -98,6 +99,9 @@ async def _page(
     limit: int,
     offset: int,
 ) -> AuditPage:
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise ValidationException(f"{name} 必须带时区偏移（例如 2026-11-30T08:00:00+08:00）")
     where = [scope]
     if since is not None:
         where.append(AuditEvent.at >= since)
@@ -169,11 +173,14 @@ class TeamAuditController(Controller):
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> AuditPage:
-        """My teams' trail, newest first: their tasks' events and what their members did."""
+        """My teams' trail, newest first: their tasks' events and what their members did outside tasks."""
         teams = led_team_ids(principal.user_id)
         scope = or_(
             AuditEvent.task_id.in_(select(Task.id).where(Task.team_id.in_(teams))),
-            AuditEvent.actor_user_id.in_(select(User.id).where(User.team_id.in_(teams))),
+            # what the members did outside any task (sign-ins, devices, recusals); their work on
+            # other teams' tasks belongs to those teams' trails
+            AuditEvent.task_id.is_(None)
+            & AuditEvent.actor_user_id.in_(select(User.id).where(User.team_id.in_(teams))),
         )
         return await _page(
             db_session,

@@ -55,8 +55,8 @@ async def anchor_periodically(
         await asyncio.sleep(interval_seconds)
         try:
             await anchor_now(engine, path, clock, only_if_moved=True)
-        except (OSError, RuntimeError, chain.AnchorFileError):
-            logger.exception("could not anchor the audit chain head to %s", path)
+        except Exception:
+            logger.exception("could not anchor the audit chain head to %s; will try again", path)
 
 
 class PeriodicAnchor:

@@ -13,6 +13,7 @@ response is sent.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from . import chain
 from .actions import AuditAction
 
 _PENDING = "zsjg.audit.pending"
+logger = logging.getLogger("zsjg.audit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +170,10 @@ class Audit:
         if not self.after_response or self.session_maker is None:
             return
         drafts, self.after_response[:] = list(self.after_response), []
-        await write_now(self.session_maker, drafts)
+        try:
+            await write_now(self.session_maker, drafts)
+        except Exception:
+            logger.exception("could not record %d refusal event(s) in the audit trail", len(drafts))
 
 
 async def write_now(
@@ -196,6 +201,13 @@ def _append_pending(session: Session) -> None:
     pending: list[_Pending] | None = session.info.pop(_PENDING, None)
     if pending:
         chain.append(session, [p.draft for p in pending])
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_with_root(session: Session, transaction: SessionTransaction) -> None:
+    # the outermost transaction ended (committed, rolled back or closed): nothing may outlive it
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 @event.listens_for(Session, "after_soft_rollback")

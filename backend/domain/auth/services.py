@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.clock import Clock
@@ -16,6 +17,7 @@ from backend.domain.audit.service import Actor, Audit
 from backend.errors import (
     DeviceOwnedByAnotherUser,
     DeviceRevoked,
+    InvalidCredentials,
     InvalidToken,
     RefreshTokenReused,
 )
@@ -64,7 +66,16 @@ class AuthService:
         device_id: uuid.UUID,
         device_name: str,
     ) -> TokenPair:
-        user = await source.authenticate(self._session, username, password)
+        try:
+            user = await source.authenticate(self._session, username, password)
+        except InvalidCredentials:
+            self._audit.record_after_response(
+                AuditAction.LOGIN_FAILED,
+                subject_kind="user",
+                subject_id=username[:64],
+                details={"username": username, "device_id": str(device_id), "source": source.name},
+            )
+            raise
         device = await self._session.get(Device, device_id, with_for_update=True)
         now = self._clock.now()
         audit = self._audit.as_actor(
@@ -72,8 +83,22 @@ class AuthService:
         )
         if device is None:
             device = Device(id=device_id, user_id=user.id, name=device_name, last_seen_at=now)
-            self._session.add(device)
-            await self._session.flush()
+            try:
+                async with (
+                    self._session.begin_nested()
+                ):  # two first sign-ins of one install race here
+                    self._session.add(device)
+                    await self._session.flush()
+            except IntegrityError:
+                device = await self._session.get(
+                    Device, device_id, with_for_update=True, populate_existing=True
+                )
+                if device is None or device.user_id != user.id:
+                    raise DeviceOwnedByAnotherUser(
+                        "这台设备已登记在另一名用户名下；每个用户在手机上使用自己的设备标识",
+                        device_id=str(device_id),
+                    ) from None
+                return await self._sign_in_again(user, device, source.name, audit)
             audit.record(
                 AuditAction.DEVICE_REGISTERED,
                 subject_kind="device",
@@ -90,11 +115,28 @@ class AuthService:
         else:
             device.name = device_name
             device.last_seen_at = now
+            return await self._sign_in_again(user, device, source.name, audit)
         audit.record(
             AuditAction.LOGIN,
             subject_kind="user",
             subject_id=user.id,
             details={"source": source.name, "device_id": str(device_id)},
+        )
+        return await self._issue(user, device)
+
+    async def _sign_in_again(
+        self, user: User, device: Device, source: str, audit: Audit
+    ) -> TokenPair:
+        """A new sign-in on a known device starts a new session: the earlier tokens stop working."""
+        if device.revoked_at is not None:
+            raise DeviceRevoked("该设备已被运维人员吊销，请联系运维人员", device_id=str(device.id))
+        await self._end_session(self._session, device.id)
+        await self._session.refresh(device)
+        audit.record(
+            AuditAction.LOGIN,
+            subject_kind="user",
+            subject_id=user.id,
+            details={"source": source, "device_id": str(device.id)},
         )
         return await self._issue(user, device)
 

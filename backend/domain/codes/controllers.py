@@ -26,7 +26,7 @@ class CodeTableController(Controller):
     async def one_version(
         self,
         name: Annotated[str, PathParameter(max_length=64)],
-        version: Annotated[int, PathParameter(ge=1)],
+        version: Annotated[int, PathParameter(ge=1, le=1_000_000)],
         db_session: DbSession,
     ) -> CodeTableOut:
         """One version of one code table, e.g. the one a record was captured with."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post, put
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -26,6 +26,8 @@ from .lights import Light, LightFacts, light_of
 from .services import CalendarLoaded, DeadlineService
 from .views import DeadlinesOut, calendar_warning, deadlines_of, light_for, local
 from .workdays import MAX_WORKING_DAYS, add_working_days, count_working_days, describe
+
+Year = Annotated[int, PathParameter(ge=1900, le=2200)]
 
 
 class CalendarYearOut(msgspec.Struct, kw_only=True):
@@ -177,7 +179,7 @@ class CalendarController(Controller):
         ]
 
     @get("/years/{year:int}", operation_id="getCalendarYear")
-    async def year(self, year: FromPath[int], db_session: DbSession) -> CalendarYearDetail:
+    async def year(self, year: Year, db_session: DbSession) -> CalendarYearDetail:
         """One loaded year's schedule, as days and as the calendar file."""
         row = await db_session.get(CalendarYear, year)
         schedule = await schedule_in_db(db_session, year)
@@ -339,7 +341,7 @@ class TeamBoardController(Controller):
         ctx: Ctx,
         db_session: DbSession,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
     ) -> Board:
         """My teams' unfinished tasks with their lights, most urgent first, with counts per light and inspector."""
         now = ctx.clock.now()

@@ -60,10 +60,13 @@ class InspectionObjectController(Controller):
         self,
         db_session: DbSession,
         q: Annotated[
-            str | None, QueryParameter(max_length=100, description="Part of the name or code")
+            str | None,
+            QueryParameter(
+                max_length=100, pattern=r"^[^\x00]*$", description="Part of the name or code"
+            ),
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
     ) -> ObjectPage:
         """Search the directory by name or 统一社会信用代码."""
         where = []
@@ -71,8 +74,8 @@ class InspectionObjectController(Controller):
             pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             where.append(
                 or_(
-                    InspectionObject.name.like(pattern, escape="\\"),
-                    InspectionObject.uscc.like(pattern, escape="\\"),
+                    InspectionObject.name.ilike(pattern, escape="\\"),
+                    InspectionObject.uscc.ilike(pattern, escape="\\"),
                 )
             )
         total = (

@@ -20,7 +20,7 @@ from .schemas import TaskDetail, TaskPage
 from .services import NewTask, TaskService
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size")]
-Offset = Annotated[int, QueryParameter(ge=0, description="Rows to skip")]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Rows to skip")]
 Statuses = Annotated[
     list[TaskStatus] | None, QueryParameter(description="Filter by status (repeatable)")
 ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
+from typing import Annotated
 
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import Clock
@@ -25,6 +27,7 @@ from backend.db.models import (
 from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
 from backend.domain.deadlines import services as deadlines
+from backend.domain.fields import Code, ItemCode, Name
 from backend.errors import DomainError, InvalidInput, ItemNotListed
 
 from .assignment import ItemRequirement, check_assignment
@@ -33,17 +36,18 @@ from .assignment import ItemRequirement, check_assignment
 class NewTask(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A task to issue (下达任务)."""
 
-    code: str
-    name: str
+    code: Code
+    """任务编号"""
+    name: Name
     plan_id: uuid.UUID
-    batch_ref: str | None = None
+    batch_ref: Code | None = None
     object_id: uuid.UUID
-    item_codes: list[str]
+    item_codes: Annotated[list[ItemCode], msgspec.Meta(min_length=1, max_length=30)]
     lead_department_id: uuid.UUID | None = None
     """Defaults to the department of the first item."""
     issued_on: date
     due_on: date
-    inspector_ids: list[uuid.UUID]
+    inspector_ids: Annotated[list[uuid.UUID], msgspec.Meta(min_length=1, max_length=20)]
     primary_inspector_id: uuid.UUID
 
 
@@ -111,6 +115,11 @@ class TaskService:
         plan = await self._session.get(Plan, new.plan_id)
         if plan is None:
             raise InvalidInput("抽查计划不存在", plan_id=str(new.plan_id))
+        if new.issued_on < plan.starts_on:
+            raise InvalidInput(
+                f"下达日期不能早于抽查计划的开始日期 {plan.starts_on.isoformat()}",
+                plan_starts_on=plan.starts_on.isoformat(),
+            )
         if new.due_on > plan.ends_on:
             raise InvalidInput(
                 f"截止日期不能晚于抽查计划的结束日期 {plan.ends_on.isoformat()}",
@@ -167,8 +176,14 @@ class TaskService:
         deadlines.apply(
             task, plan, deadlines.EMPTY_CALENDAR
         )  # nothing checked yet: no working days needed
-        self._session.add(task)
-        await self._session.flush()
+        try:
+            async with (
+                self._session.begin_nested()
+            ):  # a concurrent issue of the same number loses here
+                self._session.add(task)
+                await self._session.flush()
+        except IntegrityError as exc:
+            raise InvalidInput(f"任务编号 {new.code} 已存在", code=new.code) from exc
         for ordinal, (version, requirement) in enumerate(zip(versions, requirements, strict=True)):
             self._session.add(
                 TaskItem(
