@@ -19,6 +19,7 @@ The contract (DESIGN §4, docs/sync-protocol.md):
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,11 +60,21 @@ class PushOutcome:
     results: list[MutationResult] = field(default_factory=list)
 
 
+_LOOSE_ID = re.compile(rb'"id"\s*:\s*"([^"\\]{1,64})"')
+_LOOSE_SEQ = re.compile(rb'"seq"\s*:\s*(\d{1,15})\b')
+
+
 def _lenient(raw: bytes) -> dict[str, Any]:
+    """What can be read of a mutation that does not decode: its id and seq, so its place is kept."""
     try:
         value = msgspec.json.decode(raw)
     except msgspec.DecodeError:
-        return {}
+        found: dict[str, Any] = {}
+        if match := _LOOSE_ID.search(raw):
+            found["id"] = match.group(1).decode("utf-8", errors="replace")
+        if match := _LOOSE_SEQ.search(raw):
+            found["seq"] = int(match.group(1))
+        return found
     return value if isinstance(value, dict) else {}
 
 
