@@ -21,6 +21,16 @@ from .people import (
     Team,
     User,
 )
+from .sync import (
+    DeviceSync,
+    MutationLogEntry,
+    SyncAmendment,
+    SyncConflict,
+    SyncMeta,
+    SyncRecord,
+    SyncRejection,
+    TaskRevocation,
+)
 from .tasks import AssignmentHistoryEntry, Plan, Task, TaskAssignment, TaskItem, TaskStatus
 
 __all__ = [
@@ -36,18 +46,26 @@ __all__ = [
     "Department",
     "DepartmentLevel",
     "Device",
+    "DeviceSync",
     "InspectionItem",
     "InspectionItemVersion",
     "InspectionObject",
     "InspectorProfile",
     "ItemCategory",
+    "MutationLogEntry",
     "ObjectKind",
     "Plan",
     "RefreshToken",
     "Role",
+    "SyncAmendment",
+    "SyncConflict",
+    "SyncMeta",
+    "SyncRecord",
+    "SyncRejection",
     "Task",
     "TaskAssignment",
     "TaskItem",
+    "TaskRevocation",
     "TaskStatus",
     "Team",
     "User",

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ._base import Base, CreatedMixin, IdMixin, utcnow
@@ -63,6 +63,8 @@ class Task(IdMixin, CreatedMixin, Base):
     due_on: Mapped[date] = mapped_column(index=True)
     status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sync_version: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
+    """The change sequence of the task's last change that phones pull (status, deadlines, assignment)."""
 
     # the facts the time limits run from (taken on the phone, arriving through sync)
     checked_in_at: Mapped[datetime | None]
@@ -118,6 +120,8 @@ class TaskAssignment(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
     is_primary: Mapped[bool] = mapped_column(default=False)
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assigned_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    """The change sequence when this user got the task: a pull from before it sends the task whole."""
 
 
 class AssignmentHistoryEntry(IdMixin, Base):

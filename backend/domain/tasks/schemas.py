@@ -72,6 +72,8 @@ class ObjectDetail(msgspec.Struct, kw_only=True):
 
 class ChecklistPointOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
+    check_item_id: uuid.UUID
+    """The synced ``check_item`` record of this point on this task (its 是否符合 and problem text)."""
     ordinal: int
     content: str
     method: str

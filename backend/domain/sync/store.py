@@ -1,0 +1,245 @@
+"""The engine's ``Store`` over the database: load what a push touches, run the pure engine, write back.
+
+A push takes the change counter's lock first (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite
+the transaction began ``IMMEDIATE``), so writers to synced data are serialised, change
+sequences are assigned in commit order, and a pull's ``until`` never passes a write that
+commits later.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.models import (
+    AssignmentHistoryEntry,
+    DeviceSync,
+    InspectionObject,
+    MutationLogEntry,
+    SyncConflict,
+    SyncMeta,
+    SyncRecord,
+    Task,
+    TaskAssignment,
+)
+from sync import Conflict, Record, Register, ReplicaStore, Side, TaskState
+
+META_ID = 1
+
+
+async def lock_counter(session: AsyncSession) -> SyncMeta:
+    """Take the change counter (and with it the right to write synced data) until commit."""
+    meta = await session.scalar(select(SyncMeta).where(SyncMeta.id == META_ID).with_for_update())
+    if meta is None:
+        raise RuntimeError("the sync counter row is missing: is the database migrated?")
+    return meta
+
+
+def register_to_json(register: Register) -> dict[str, Any]:
+    return {
+        "value": register.value,
+        "version": register.version,
+        "hlc": register.hlc,
+        "client_id": register.client_id,
+        "user_id": register.user_id,
+        "mutation_id": register.mutation_id,
+    }
+
+
+def register_from_json(data: dict[str, Any]) -> Register:
+    return Register(**data)
+
+
+def side_to_json(side: Side | None) -> dict[str, Any] | None:
+    if side is None:
+        return None
+    return {
+        "value": side.value,
+        "hlc": side.hlc,
+        "user_id": side.user_id,
+        "client_id": side.client_id,
+        "mutation_id": side.mutation_id,
+    }
+
+
+def side_from_json(data: dict[str, Any] | None) -> Side | None:
+    return None if data is None else Side(**data)
+
+
+def record_from_row(row: SyncRecord) -> Record:
+    return Record(
+        entity=row.entity,
+        id=row.id,
+        task_id=row.task_id,
+        fields={k: register_from_json(v) for k, v in row.fields.items()},
+        version=row.version,
+        deleted=row.deleted,
+        created_by=row.created_by,
+        deleted_by=register_from_json(row.deleted_by) if row.deleted_by else None,
+    )
+
+
+def conflict_from_row(row: SyncConflict) -> Conflict:
+    winner, loser = side_from_json(row.winner), side_from_json(row.loser)
+    assert winner is not None and loser is not None
+    return Conflict(
+        id=row.id,
+        task_id=row.task_id,
+        entity=row.entity,
+        entity_id=row.entity_id,
+        field=row.field,
+        winner=winner,
+        loser=loser,
+        status=row.status,
+        resolved_by=side_from_json(row.resolved_by),
+        version=row.version,
+    )
+
+
+async def task_states(
+    session: AsyncSession, task_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, TaskState]:
+    ids = list(set(task_ids))
+    if not ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(Task.id, Task.status, Task.sync_version, InspectionObject.uscc)
+            .join(InspectionObject, InspectionObject.id == Task.object_id)
+            .where(Task.id.in_(ids))
+        )
+    ).all()
+    current: dict[uuid.UUID, set[str]] = {i: set() for i in ids}
+    for task_id, user_id in await session.execute(
+        select(TaskAssignment.task_id, TaskAssignment.user_id).where(
+            TaskAssignment.task_id.in_(ids)
+        )
+    ):
+        current[task_id].add(str(user_id))
+    ever: dict[uuid.UUID, set[str]] = {i: set() for i in ids}
+    for task_id, inspectors, previous in await session.execute(
+        select(
+            AssignmentHistoryEntry.task_id,
+            AssignmentHistoryEntry.inspector_ids,
+            AssignmentHistoryEntry.previous_inspector_ids,
+        ).where(AssignmentHistoryEntry.task_id.in_(ids))
+    ):
+        ever[task_id].update(inspectors, previous)
+    return {
+        task_id: TaskState(
+            task_id, status.value, current[task_id], ever[task_id] - current[task_id], uscc, version
+        )
+        for task_id, status, version, uscc in rows
+    }
+
+
+@dataclass
+class Workspace(ReplicaStore):
+    """A ``ReplicaStore`` seeded from the database, which remembers what the engine changed."""
+
+    dirty_records: set[tuple[str, uuid.UUID]] = field(default_factory=set)
+    dirty_tasks: set[uuid.UUID] = field(default_factory=set)
+    dirty_conflicts: set[uuid.UUID] = field(default_factory=set)
+    new_conflicts: set[uuid.UUID] = field(default_factory=set)
+    loaded_records: dict[tuple[str, uuid.UUID], SyncRecord] = field(default_factory=dict)
+    loaded_conflicts: dict[uuid.UUID, SyncConflict] = field(default_factory=dict)
+
+    def save_task(self, task: TaskState) -> None:
+        super().save_task(task)
+        self.dirty_tasks.add(task.id)
+
+    def save_record(self, record: Record) -> None:
+        super().save_record(record)
+        self.dirty_records.add((record.entity, record.id))
+
+    def save_conflict(self, conflict: Conflict) -> None:
+        if conflict.id not in self.conflicts:
+            self.new_conflicts.add(conflict.id)
+        super().save_conflict(conflict)
+        self.dirty_conflicts.add(conflict.id)
+
+    def new_id(self) -> uuid.UUID:
+        return uuid.uuid4()
+
+
+class Prescan(msgspec.Struct):
+    """What a push's mutations name, read leniently, to load them in a few queries."""
+
+    ids: set[str]
+    tasks: set[uuid.UUID]
+    records: set[tuple[str, uuid.UUID]]
+    conflicts: set[uuid.UUID]
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def prescan(raws: Iterable[bytes]) -> Prescan:
+    found = Prescan(set(), set(), set(), set())
+    for raw in raws:
+        try:
+            data = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        if isinstance(data.get("id"), str):
+            found.ids.add(data["id"][:64])
+        if (task := _uuid(data.get("task_id"))) is not None:
+            found.tasks.add(task)
+        if (
+            isinstance(data.get("entity"), str)
+            and (rid := _uuid(data.get("entity_id"))) is not None
+        ):
+            found.records.add((data["entity"][:32], rid))
+        payload = data.get("payload")
+        if isinstance(payload, dict) and (cid := _uuid(payload.get("conflict_id"))) is not None:
+            found.conflicts.add(cid)
+    return found
+
+
+async def load_workspace(
+    session: AsyncSession, meta: SyncMeta, device_id: uuid.UUID, scan: Prescan
+) -> tuple[Workspace, DeviceSync]:
+    ws = Workspace(seq=meta.seq)
+    if scan.ids:
+        for mutation_id, outcome in await session.execute(
+            select(MutationLogEntry.mutation_id, MutationLogEntry.outcome).where(
+                MutationLogEntry.mutation_id.in_(scan.ids)
+            )
+        ):
+            ws.outcomes[mutation_id] = outcome
+    ws.tasks.update(await task_states(session, scan.tasks))
+    if scan.records:
+        keys = list(scan.records)
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            rows = (
+                await session.scalars(
+                    select(SyncRecord).where(tuple_(SyncRecord.entity, SyncRecord.id).in_(chunk))
+                )
+            ).all()
+            for row in rows:
+                ws.loaded_records[(row.entity, row.id)] = row
+                ws.records[(row.entity, row.id)] = record_from_row(row)
+    if scan.conflicts:
+        conflicts = select(SyncConflict).where(SyncConflict.id.in_(scan.conflicts))
+        for conflict in (await session.scalars(conflicts)).all():
+            ws.loaded_conflicts[conflict.id] = conflict
+            ws.conflicts[conflict.id] = conflict_from_row(conflict)
+    device = await session.get(DeviceSync, device_id)
+    if device is None:
+        device = DeviceSync(device_id=device_id, last_seq=0, pending_mutations=0, pending_files=0)
+        session.add(device)
+    ws.last_seqs[str(device_id)] = device.last_seq
+    return ws, device
