@@ -36,6 +36,7 @@ from backend.domain.deadlines.controllers import (
 )
 from backend.domain.objects.controllers import InspectionObjectController
 from backend.domain.people.controllers import MeController, TeamConflictController
+from backend.domain.sync.controllers import DeviceController, SyncController
 from backend.domain.tasks.controllers import TaskController, TeamTaskController
 from backend.http.context import AppContext
 from backend.http.deps import DEPENDENCIES, audit_after_response_middleware
@@ -63,6 +64,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     CalendarController,
     DeadlineController,
     TeamBoardController,
+    DeviceController,
+    SyncController,
 ]
 
 

@@ -26,6 +26,7 @@ from ._messages import (
     Mutation,
     MutationResult,
     PullRequest,
+    PushEnvelope,
     PushRequest,
     PushResponse,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Observed",
     "PullRequest",
     "Pulled",
+    "PushEnvelope",
     "PushOutcome",
     "PushRequest",
     "PushResponse",

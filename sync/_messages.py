@@ -38,6 +38,18 @@ class Mutation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """``delete``: the record's version the device had seen."""
 
 
+class PushEnvelope(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The push as the API describes it; the server reads each mutation from the raw bytes (``PushRequest``)."""
+
+    protocol_version: int
+    app_version: Annotated[str, msgspec.Meta(max_length=32)]
+    client_id: ClientId
+    mutations: Annotated[list[Any], msgspec.Meta(max_length=500)]
+    pending_mutations: Annotated[int, msgspec.Meta(ge=0)] = 0
+    pending_files: Annotated[int, msgspec.Meta(ge=0)] = 0
+    oldest_pending_at: datetime | None = None
+
+
 class PushRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     protocol_version: int
     app_version: Annotated[str, msgspec.Meta(max_length=32)]

@@ -67,10 +67,17 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def write_intent_middleware(app: ASGIApp) -> ASGIApp:
-    """Requests with an unsafe method begin their transactions as writers (see ``backend.db.engine``)."""
+    """Requests with an unsafe method begin their transactions as writers (see ``backend.db.engine``),
+    except handlers marked ``opt={"read_only": True}`` (a pull is a POST that only reads)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and scope["method"] not in _SAFE_METHODS:
+        handler = scope.get("route_handler")
+        read_only = handler is not None and handler.opt.get("read_only", False)
+        if (
+            scope["type"] == ScopeType.HTTP
+            and scope["method"] not in _SAFE_METHODS
+            and not read_only
+        ):
             with write_intent():
                 await app(scope, receive, send)
         else:

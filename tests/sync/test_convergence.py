@@ -62,23 +62,45 @@ class Network(RuleBasedStateMachine):
         self.backup: Any = None
 
     def _phone_wall(self, cid: str) -> Any:
-        skew = {"dev-a": 0, "dev-b": -5_000, "dev-c": 40 * 60 * 1000}[cid]  # dev-c's clock runs far ahead
+        skew = {"dev-a": 0, "dev-b": -5_000, "dev-c": 40 * 60 * 1000}[
+            cid
+        ]  # dev-c's clock runs far ahead
         return lambda: self.wall + skew
 
     # --- capture on a phone -------------------------------------------------------
 
-    def _capture(self, phone: Phone, kind: str, entity: str, entity_id: str, payload: dict[str, Any], **base: Any) -> None:
+    def _capture(
+        self,
+        phone: Phone,
+        kind: str,
+        entity: str,
+        entity_id: str,
+        payload: dict[str, Any],
+        **base: Any,
+    ) -> None:
         phone.seq += 1
         mutation = {
-            "id": str(uuid.uuid4()), "client_id": phone.client_id, "seq": phone.seq, "hlc": str(phone.clock.now()),
-            "kind": kind, "entity": entity, "entity_id": entity_id, "task_id": str(TASK), "payload": payload, **base,
+            "id": str(uuid.uuid4()),
+            "client_id": phone.client_id,
+            "seq": phone.seq,
+            "hlc": str(phone.clock.now()),
+            "kind": kind,
+            "entity": entity,
+            "entity_id": entity_id,
+            "task_id": str(TASK),
+            "payload": payload,
+            **base,
         }
         phone.outbox.append((phone.seq, mutation["id"], msgspec.json.encode(mutation)))
         self.captured.add(mutation["id"])
         self.wall += 7
 
-    @rule(cid=st.sampled_from(sorted(USERS)), point=st.sampled_from(POINTS), value=st.sampled_from(VALUES),
-          text=st.booleans())
+    @rule(
+        cid=st.sampled_from(sorted(USERS)),
+        point=st.sampled_from(POINTS),
+        value=st.sampled_from(VALUES),
+        text=st.booleans(),
+    )
     def edit_item(self, cid: str, point: str, value: Any, text: bool) -> None:
         phone = self.phones[cid]
         item = str(server_record_id(TASK, "check_item", point))
@@ -99,11 +121,20 @@ class Network(RuleBasedStateMachine):
     @rule(cid=st.sampled_from(sorted(USERS)), data=st.data())
     def delete_finding(self, cid: str, data: st.DataObject) -> None:
         phone = self.phones[cid]
-        known = [key[1] for key, rec in phone.view.items() if key[0] == "finding" and not rec["deleted"]]
+        known = [
+            key[1] for key, rec in phone.view.items() if key[0] == "finding" and not rec["deleted"]
+        ]
         if not known:
             return
         fid = data.draw(st.sampled_from(sorted(known)))
-        self._capture(phone, "delete", "finding", fid, {}, base_version=phone.view[("finding", fid)]["version"])
+        self._capture(
+            phone,
+            "delete",
+            "finding",
+            fid,
+            {},
+            base_version=phone.view[("finding", fid)]["version"],
+        )
 
     # --- the network ----------------------------------------------------------------
 
@@ -117,23 +148,45 @@ class Network(RuleBasedStateMachine):
                 [(name, value)] = mutation["payload"].items()
                 current = record.fields.get(name)
                 if current is not None:
-                    before = (name, value, current.value, current.version, current.client_id, current.mutation_id)
+                    before = (
+                        name,
+                        value,
+                        current.value,
+                        current.version,
+                        current.client_id,
+                        current.mutation_id,
+                    )
         known_conflicts = len(self.server.store.conflicts)
         result = self.server.push(phone.client_id, [raw])
-        processed = [r for r in result.results if r.mutation_id == mutation["id"] and r.outcome in ("applied", "conflict")]
+        processed = [
+            r
+            for r in result.results
+            if r.mutation_id == mutation["id"] and r.outcome in ("applied", "conflict")
+        ]
         if before is not None and processed:
             name, value, current_value, version, writer, writer_mutation = before
-            concurrent = mutation["base_versions"].get(name, 0) != version and writer != phone.client_id
+            concurrent = (
+                mutation["base_versions"].get(name, 0) != version and writer != phone.client_id
+            )
             if concurrent and value != current_value:
                 new = list(self.server.store.conflicts.values())[known_conflicts:]
                 assert any(
-                    c.field == name and {c.winner.mutation_id, c.loser.mutation_id} == {mutation["id"], writer_mutation}
+                    c.field == name
+                    and {c.winner.mutation_id, c.loser.mutation_id}
+                    == {mutation["id"], writer_mutation}
                     for c in new
                 ), "a concurrent write left no conflict record"
 
-    @rule(cid=st.sampled_from(sorted(USERS)), drop_request=st.booleans(), drop_response=st.booleans(),
-          duplicate=st.booleans(), shuffle=st.booleans())
-    def sync(self, cid: str, drop_request: bool, drop_response: bool, duplicate: bool, shuffle: bool) -> None:
+    @rule(
+        cid=st.sampled_from(sorted(USERS)),
+        drop_request=st.booleans(),
+        drop_response=st.booleans(),
+        duplicate=st.booleans(),
+        shuffle=st.booleans(),
+    )
+    def sync(
+        self, cid: str, drop_request: bool, drop_response: bool, duplicate: bool, shuffle: bool
+    ) -> None:
         phone = self.phones[cid]
         self.wall += 1000
         batch = [raw for _, _, raw in phone.outbox]
@@ -156,12 +209,15 @@ class Network(RuleBasedStateMachine):
         pulled = self.server.pull(phone.client_id, phone.cursor)
         for record in pulled.records:
             phone.view[(record.entity, str(record.id))] = {
-                "version": record.version, "deleted": record.deleted,
+                "version": record.version,
+                "deleted": record.deleted,
                 "fields": {k: (f.value, f.version) for k, f in record.fields.items()},
             }
         for task_id in pulled.revocations:
             if not phone.outbox:  # only a device with nothing pending purges
-                phone.view = {k: v for k, v in phone.view.items() if k[0] and self._task_of(k) != task_id}
+                phone.view = {
+                    k: v for k, v in phone.view.items() if k[0] and self._task_of(k) != task_id
+                }
         phone.cursor = pulled.cursor
         phone.acked += [entry for entry in phone.outbox if entry[0] <= pulled.last_seq]
         phone.outbox = [entry for entry in phone.outbox if entry[0] > pulled.last_seq]
@@ -208,7 +264,9 @@ class Network(RuleBasedStateMachine):
 
     @invariant()
     def nothing_is_lost(self) -> None:
-        waiting = {mid for phone in self.phones.values() for _, mid, _ in phone.outbox + phone.acked}
+        waiting = {
+            mid for phone in self.phones.values() for _, mid, _ in phone.outbox + phone.acked
+        }
         assert self.captured <= set(self.server.store.outcomes) | waiting
 
     def teardown(self) -> None:
@@ -220,15 +278,20 @@ class Network(RuleBasedStateMachine):
                 self._pull(phone)
         for phone in self.phones.values():
             assert phone.outbox == []
-        assert self.captured <= set(self.server.store.outcomes), "a captured mutation was never applied or rejected"
+        assert self.captured <= set(self.server.store.outcomes), (
+            "a captured mutation was never applied or rejected"
+        )
         for phone in self.phones.values():
             phone.view, phone.cursor = {}, 0
             self._pull(phone)
             user = USERS[phone.client_id]
             visible = self.server.visible(user)
             expected = {
-                (r.entity, str(r.id)): {"version": r.version, "deleted": r.deleted,
-                                        "fields": {k: (f.value, f.version) for k, f in r.fields.items()}}
+                (r.entity, str(r.id)): {
+                    "version": r.version,
+                    "deleted": r.deleted,
+                    "fields": {k: (f.value, f.version) for k, f in r.fields.items()},
+                }
                 for r in self.server.store.records.values()
                 if r.task_id in visible
             }

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.clock import Clock
 from backend.db.models import (
     AssignmentHistoryEntry,
+    ChecklistPoint,
     InspectionItem,
     InspectionItemVersion,
     InspectionObject,
@@ -28,6 +29,7 @@ from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
 from backend.domain.deadlines import services as deadlines
 from backend.domain.fields import Code, ItemCode, Name
+from backend.domain.sync.services import create_server_records
 from backend.errors import DomainError, InvalidInput, ItemNotListed
 
 from .assignment import ItemRequirement, check_assignment
@@ -193,15 +195,16 @@ class TaskService:
                     ordinal=ordinal,
                 )
             )
-        for inspector_id in new.inspector_ids:
-            self._session.add(
-                TaskAssignment(
-                    task_id=task.id,
-                    user_id=inspector_id,
-                    is_primary=inspector_id == new.primary_inspector_id,
-                    assigned_at=now,
-                )
+        assignments = [
+            TaskAssignment(
+                task_id=task.id,
+                user_id=inspector_id,
+                is_primary=inspector_id == new.primary_inspector_id,
+                assigned_at=now,
             )
+            for inspector_id in new.inspector_ids
+        ]
+        self._session.add_all(assignments)
         self._session.add(
             AssignmentHistoryEntry(
                 task_id=task.id,
@@ -215,6 +218,16 @@ class TaskService:
                 reason=None,
             )
         )
+        point_ids = (
+            await self._session.scalars(
+                select(ChecklistPoint.id)
+                .where(ChecklistPoint.item_version_id.in_([v.id for v in versions]))
+                .order_by(ChecklistPoint.item_version_id, ChecklistPoint.ordinal)
+            )
+        ).all()
+        await create_server_records(self._session, task, point_ids)
+        for assignment_row in assignments:
+            assignment_row.assigned_version = task.sync_version
         await self._session.flush()
         assignment = {
             "task_id": str(task.id),

@@ -1,0 +1,361 @@
+"""Push and pull over the database, with the pure engine in between (``docs/sync-protocol.md``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.clock import Clock
+from backend.db.models import (
+    DeviceSync,
+    MutationLogEntry,
+    SyncAmendment,
+    SyncConflict,
+    SyncMeta,
+    SyncRecord,
+    SyncRejection,
+    Task,
+    TaskStatus,
+)
+from backend.domain.audit.actions import AuditAction
+from backend.domain.audit.service import Audit
+from backend.domain.auth.principal import Principal
+from backend.domain.deadlines.services import DeadlineService
+from backend.errors import InvalidInput
+from sync import (
+    SUPPORTED_PROTOCOLS,
+    Device,
+    Engine,
+    HybridClock,
+    MutationResult,
+    PushRequest,
+    PushResponse,
+    Record,
+    server_record_id,
+)
+
+from .store import (
+    Workspace,
+    load_workspace,
+    lock_counter,
+    prescan,
+    register_to_json,
+    side_to_json,
+)
+
+
+class UnsupportedProtocol(InvalidInput):
+    code = "unsupported-protocol"
+    title = "This protocol version is not supported; update the app"
+
+
+def check_envelope(protocol_version: int, client_id: str, principal: Principal) -> None:
+    if protocol_version not in SUPPORTED_PROTOCOLS:
+        raise UnsupportedProtocol(
+            f"不支持的同步协议版本 {protocol_version}，请更新应用",
+            supported=sorted(SUPPORTED_PROTOCOLS),
+        )
+    if client_id != str(principal.device_id):
+        raise InvalidInput("client_id 必须是本设备的标识（登录时登记的设备）", client_id=client_id)
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+async def create_server_records(
+    session: AsyncSession, task: Task, point_ids: Sequence[uuid.UUID]
+) -> None:
+    """A newly issued task's synced records: one ``check_item`` per checklist point, and its ``result``."""
+    meta = await lock_counter(session)
+    for point_id in point_ids:
+        meta.seq += 1
+        session.add(
+            SyncRecord(
+                entity="check_item",
+                id=server_record_id(task.id, "check_item", str(point_id)),
+                task_id=task.id,
+                fields={},
+                version=meta.seq,
+                deleted=False,
+            )
+        )
+    meta.seq += 1
+    session.add(
+        SyncRecord(
+            entity="result",
+            id=server_record_id(task.id, "result"),
+            task_id=task.id,
+            fields={},
+            version=meta.seq,
+            deleted=False,
+        )
+    )
+    meta.seq += 1
+    task.sync_version = meta.seq
+
+
+class SyncService:
+    def __init__(self, session: AsyncSession, clock: Clock, audit: Audit) -> None:
+        self._session = session
+        self._clock = clock
+        self._audit = audit
+
+    async def push(self, principal: Principal, request: PushRequest) -> PushResponse:
+        check_envelope(request.protocol_version, request.client_id, principal)
+        raws = [bytes(raw) for raw in request.mutations]
+        meta = await lock_counter(self._session)
+        scan = prescan(raws)
+        ws, device = await load_workspace(self._session, meta, principal.device_id, scan)
+        wall = lambda: int(self._clock.now().timestamp() * 1000)  # noqa: E731
+        outcome = Engine(ws, HybridClock(wall)).push(
+            Device(request.client_id, str(principal.user_id)), raws
+        )
+        now = self._clock.now()
+        task_of = _task_ids(raws)
+        await self._write_back(ws, meta, principal, task_of, now)
+        device.last_seq = outcome.last_seq
+        device.pending_mutations = request.pending_mutations
+        device.pending_files = request.pending_files
+        device.oldest_pending_at = request.oldest_pending_at
+        device.last_push_at = now
+        device.app_version = request.app_version
+        self._audit_results(outcome.results, task_of)
+        await self._session.flush()
+        return PushResponse(
+            server_epoch=meta.epoch,
+            last_seq=outcome.last_seq,
+            expected_seq=outcome.expected_seq,
+            results=outcome.results,
+        )
+
+    async def _write_back(
+        self,
+        ws: Workspace,
+        meta: SyncMeta,
+        principal: Principal,
+        task_of: dict[str, uuid.UUID],
+        now: datetime,
+    ) -> None:
+        session = self._session
+        changed_results: set[uuid.UUID] = set()
+        check_ins: dict[uuid.UUID, datetime] = {}
+        for key in ws.dirty_records:
+            record = ws.records[key]
+            row = ws.loaded_records.get(key)
+            fields = {name: register_to_json(r) for name, r in record.fields.items()}
+            deleted_by = register_to_json(record.deleted_by) if record.deleted_by else None
+            if row is None:
+                session.add(
+                    SyncRecord(
+                        entity=record.entity,
+                        id=record.id,
+                        task_id=record.task_id,
+                        fields=fields,
+                        version=record.version,
+                        deleted=record.deleted,
+                        created_by=record.created_by,
+                        deleted_by=deleted_by,
+                    )
+                )
+            else:
+                row.fields, row.version, row.deleted, row.deleted_by = (
+                    fields,
+                    record.version,
+                    record.deleted,
+                    deleted_by,
+                )
+            if record.entity == "result":
+                changed_results.add(record.task_id)
+            if record.entity == "check_in" and not record.deleted:
+                at = _instant(_value(record, "at"))
+                if at is not None:
+                    check_ins[record.task_id] = min(at, check_ins.get(record.task_id, at))
+        for conflict_id in ws.dirty_conflicts:
+            c = ws.conflicts[conflict_id]
+            loaded = ws.loaded_conflicts.get(conflict_id)
+            if loaded is None:
+                session.add(
+                    SyncConflict(
+                        id=c.id,
+                        task_id=c.task_id,
+                        entity=c.entity,
+                        entity_id=c.entity_id,
+                        field=c.field,
+                        winner=side_to_json(c.winner),
+                        loser=side_to_json(c.loser),
+                        status=c.status,
+                        resolved_by=side_to_json(c.resolved_by),
+                        version=c.version,
+                        created_at=now,
+                    )
+                )
+            else:
+                loaded.status, loaded.resolved_by, loaded.version = (
+                    c.status,
+                    side_to_json(c.resolved_by),
+                    c.version,
+                )
+        for rejection in ws.rejections:
+            session.add(
+                SyncRejection(
+                    id=uuid.uuid4(),
+                    mutation_id=rejection.mutation_id,
+                    device_id=principal.device_id,
+                    user_id=principal.user_id,
+                    task_id=task_of.get(rejection.mutation_id or ""),
+                    seq=rejection.seq,
+                    payload=rejection.payload,
+                    reason_code=rejection.reason_code,
+                    reason=rejection.reason,
+                    at=now,
+                    version=ws.next_version(),
+                )
+            )
+        for amendment in ws.amendments:
+            session.add(
+                SyncAmendment(
+                    id=uuid.uuid4(),
+                    mutation_id=amendment.mutation_id,
+                    device_id=principal.device_id,
+                    user_id=principal.user_id,
+                    task_id=amendment.task_id,
+                    task_status=amendment.task_status,
+                    payload=amendment.payload,
+                    at=now,
+                )
+            )
+        for entry in ws.mutation_log:
+            session.add(
+                MutationLogEntry(
+                    id=uuid.uuid4(),
+                    mutation_id=entry.mutation_id,
+                    device_id=principal.device_id,
+                    user_id=principal.user_id,
+                    task_id=task_of.get(entry.mutation_id or ""),
+                    seq=entry.seq,
+                    outcome=entry.outcome,
+                    flags=list(entry.flags),
+                    at=now,
+                )
+            )
+        touched = set(ws.dirty_tasks) | changed_results | set(check_ins)
+        if touched:
+            tasks = {
+                t.id: t
+                for t in (await session.scalars(select(Task).where(Task.id.in_(touched)))).all()
+            }
+            for task_id in ws.dirty_tasks:
+                state = ws.tasks[task_id]
+                before = tasks[task_id].status.value
+                tasks[task_id].status = TaskStatus(state.status)
+                self._audit.record(
+                    AuditAction.TASK_TRANSITIONED,
+                    subject_kind="task",
+                    subject_id=task_id,
+                    task_id=task_id,
+                    before={"status": before},
+                    after={"status": state.status},
+                    details={"from": before, "to": state.status, "via": "sync"},
+                )
+            for task_id in changed_results:
+                result = ws.records[("result", server_record_id(task_id, "result"))]
+                tasks[task_id].checked_at = _instant(_value(result, "checked_at"))
+                entered = _instant(_value(result, "entered_at"))
+                if entered is not None and tasks[task_id].results_entered_at is None:
+                    tasks[task_id].results_received_at = now
+                tasks[task_id].results_entered_at = entered
+            for task_id, at in check_ins.items():
+                current = tasks[task_id].checked_in_at
+                tasks[task_id].checked_in_at = at if current is None else min(current, at)
+            await session.flush()
+            await DeadlineService(session, self._audit).recompute(list(touched))
+            for task in tasks.values():
+                task.sync_version = ws.next_version()
+                task.updated_at = now
+        for conflict_id in ws.new_conflicts:
+            c = ws.conflicts[conflict_id]
+            self._audit.record(
+                AuditAction.CONFLICT_RECORDED,
+                subject_kind=c.entity,
+                subject_id=c.entity_id,
+                task_id=c.task_id,
+                details={
+                    "conflict_id": str(c.id),
+                    "field": c.field,
+                    "winner": c.winner.mutation_id,
+                    "loser": c.loser.mutation_id,
+                },
+            )
+        for conflict_id in ws.dirty_conflicts - ws.new_conflicts:
+            c = ws.conflicts[conflict_id]
+            if c.status == "resolved":
+                self._audit.record(
+                    AuditAction.CONFLICT_RESOLVED,
+                    subject_kind=c.entity,
+                    subject_id=c.entity_id,
+                    task_id=c.task_id,
+                    details={"conflict_id": str(c.id), "field": c.field},
+                )
+        meta.seq = ws.seq
+
+    def _audit_results(self, results: list[MutationResult], task_of: dict[str, uuid.UUID]) -> None:
+        for r in results:
+            if r.outcome in ("duplicate", "skipped"):
+                continue
+            action = {
+                "rejected": AuditAction.MUTATION_REJECTED,
+                "amendment": AuditAction.MUTATION_FLAGGED_LATE,
+            }.get(
+                r.outcome,
+                AuditAction.MUTATION_FLAGGED_LATE
+                if "late" in r.flags
+                else AuditAction.MUTATION_APPLIED,
+            )
+            details: dict[str, Any] = {
+                "mutation_id": r.mutation_id,
+                "seq": r.seq,
+                "outcome": r.outcome,
+                "flags": list(r.flags),
+            }
+            if r.reason_code:
+                details["reason_code"] = r.reason_code
+            self._audit.record(
+                action,
+                subject_kind="mutation",
+                subject_id=r.mutation_id or "unreadable",
+                task_id=task_of.get(r.mutation_id or ""),
+                reason=r.reason,
+                details=details,
+            )
+
+
+def _value(record: Record, name: str) -> Any:
+    register = record.fields.get(name)
+    return register.value if register is not None else None
+
+
+def _task_ids(raws: Sequence[bytes]) -> dict[str, uuid.UUID]:
+    found: dict[str, uuid.UUID] = {}
+    for raw in raws:
+        try:
+            data = msgspec.json.decode(raw)
+            found[str(data["id"])[:64]] = uuid.UUID(str(data["task_id"]))
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError):
+            continue
+    return found
+
+
+__all__ = ["DeviceSync", "SyncService", "UnsupportedProtocol", "create_server_records"]

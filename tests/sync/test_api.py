@@ -1,0 +1,370 @@
+"""Push and pull over HTTP and the database: the protocol's promises, scoped to the caller."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.clock import FixedClock
+from backend.db.models import AuditEvent, DeviceSync, MutationLogEntry, SyncMeta, SyncRecord, Task
+from backend.domain.sync.store import lock_counter
+from tests.world import PASSWORD, World, build_world
+
+pytestmark = pytest.mark.anyio
+Client = AsyncTestClient[Litestar]
+Maker = async_sessionmaker[AsyncSession]
+HLC_MS = 1_764_468_000_000  # 2026-11-30 02:00 UTC, the test clock's "now"
+
+
+@pytest.fixture
+async def world(session_maker: Maker, clock: FixedClock) -> World:
+    return await build_world(session_maker, clock)
+
+
+class Phone:
+    """A minimal protocol client: a device, its seq counter and what it has pulled."""
+
+    def __init__(self, client: Client, username: str, clock_ms: int = HLC_MS) -> None:
+        self.clock_ms = clock_ms
+        self.client = client
+        self.username = username
+        self.device = str(uuid.uuid4())
+        self.seq = 0
+        self.headers: dict[str, str] = {}
+        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.cursor = 0
+
+    async def login(self) -> Phone:
+        r = await self.client.post(
+            "/api/v1/auth/login",
+            json={"username": self.username, "password": PASSWORD, "device_id": self.device},
+        )
+        assert r.status_code == 200, r.text
+        self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        return self
+
+    def mutation(
+        self,
+        kind: str,
+        entity: str,
+        entity_id: str,
+        task_id: str,
+        payload: dict[str, Any],
+        **extra: Any,
+    ) -> dict[str, Any]:
+        self.seq += 1
+        return {
+            "id": str(uuid.uuid4()),
+            "client_id": self.device,
+            "seq": self.seq,
+            "hlc": f"{self.clock_ms + self.seq:015d}.000000.{self.device}",
+            "kind": kind,
+            "entity": entity,
+            "entity_id": entity_id,
+            "task_id": task_id,
+            "payload": payload,
+            **extra,
+        }
+
+    def set(self, entity: str, entity_id: str, task_id: str, **fields: Any) -> dict[str, Any]:
+        record = self.records[(entity, entity_id)]
+        base = {
+            name: record["fields"].get(name, {}).get("version", record["version"])
+            for name in fields
+        }
+        return self.mutation("set", entity, entity_id, task_id, fields, base_versions=base)
+
+    async def push(self, *mutations: Any, **envelope: Any) -> Any:
+        body = {
+            "protocol_version": 1,
+            "app_version": "test",
+            "client_id": self.device,
+            "mutations": list(mutations),
+            **envelope,
+        }
+        return await self.client.post("/api/v1/sync/push", json=body, headers=self.headers)
+
+    async def pull(self, **extra: Any) -> dict[str, Any]:
+        body = {
+            "protocol_version": 1,
+            "app_version": "test",
+            "client_id": self.device,
+            "cursor": self.cursor,
+            **extra,
+        }
+        r = await self.client.post("/api/v1/sync/pull", json=body, headers=self.headers)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        for record in page["records"]:
+            self.records[(record["entity"], record["id"])] = record
+        if not page["has_more"]:
+            self.cursor = page["next_cursor"]
+        return page
+
+
+def check_item(phone: Phone, task_id: str) -> str:
+    return next(
+        rid
+        for (entity, rid), r in sorted(phone.records.items())
+        if entity == "check_item" and r["task_id"] == task_id
+    )
+
+
+async def test_first_pull_brings_the_tasks_whole(client: Client, world: World) -> None:
+    a = await Phone(client, "amr_a").login()
+    page = await a.pull()
+    assert [t["code"] for t in page["tasks"]] == ["T-1"]
+    task = page["tasks"][0]
+    points = [p for item in task["items"] for p in item["checklist"]]
+    assert {p["check_item_id"] for p in points} == {
+        rid for (e, rid) in a.records if e == "check_item"
+    }
+    assert {e for e, _ in a.records} == {"check_item", "result"}
+    assert page["code_tables"] and page["last_seq"] == 0 and page["reset"] is False
+    assert task["deadlines"]["due_at"] and task["light"]["color"]
+
+
+async def test_push_applies_once_and_pull_confirms(
+    client: Client, world: World, session_maker: Maker
+) -> None:
+    a = await Phone(client, "amr_a").login()
+    await a.pull()
+    t1 = str(world["t1"])
+    item = check_item(a, t1)
+    mutation = a.set("check_item", item, t1, conforms=False, problem_text="灭火器过期")
+    r = await a.push(mutation, pending_mutations=1, pending_files=2)
+    assert r.status_code == 200, r.text
+    assert [x["outcome"] for x in r.json()["results"]] == ["applied"] and r.json()["last_seq"] == 1
+    again = await a.push(mutation, pending_mutations=1, pending_files=2)
+    assert [x["outcome"] for x in again.json()["results"]] == ["duplicate"]
+    page = await a.pull()
+    assert page["last_seq"] == 1
+    fields = a.records[("check_item", item)]["fields"]
+    assert fields["conforms"]["value"] is False and fields["problem_text"]["value"] == "灭火器过期"
+    async with session_maker() as s:
+        assert await s.scalar(select(func.count()).select_from(MutationLogEntry)) == 1
+        state = await s.get(DeviceSync, uuid.UUID(a.device))
+        assert state is not None and (state.pending_mutations, state.pending_files) == (1, 2)
+        actions = (
+            await s.scalars(select(AuditEvent.action).where(AuditEvent.action.like("mutation%")))
+        ).all()
+        assert actions == ["mutation_applied"]
+
+
+async def test_concurrent_edits_leave_a_conflict_both_see(client: Client, world: World) -> None:
+    a, b = await Phone(client, "amr_a").login(), await Phone(client, "amr_b", HLC_MS + 60_000).login()
+    await a.pull()
+    await b.pull()
+    t1 = str(world["t1"])
+    item = check_item(a, t1)
+    assert (await a.push(a.set("check_item", item, t1, conforms=True))).status_code == 200
+    assert (await b.push(b.set("check_item", item, t1, conforms=False))).status_code == 200
+    for phone in (a, b):
+        page = await phone.pull()
+        [conflict] = page["conflicts"]
+        assert conflict["field"] == "conforms" and {
+            conflict["winner"]["value"],
+            conflict["loser"]["value"],
+        } == {True, False}
+    assert (
+        a.records[("check_item", item)]["fields"]["conforms"]["value"] is False
+    )  # b's HLC is greater
+
+
+async def test_bad_mutations_are_stored_and_reported_never_dropped(
+    client: Client, world: World
+) -> None:
+    a = await Phone(client, "amr_a").login()
+    await a.pull()
+    t1 = str(world["t1"])
+    bad = a.mutation(
+        "set",
+        "check_item",
+        check_item(a, t1),
+        t1,
+        {"conforms": "yes"},
+        base_versions={"conforms": 0},
+    )
+    good = a.set("check_item", check_item(a, t1), t1, conforms=True)
+    foreign = a.mutation(
+        "create", "finding", str(uuid.uuid4()), str(world["t2"]), {"text": "不是我的任务"}
+    )
+    r = await a.push(bad, good, foreign)
+    assert r.status_code == 200
+    assert [(x["outcome"], x["reason_code"]) for x in r.json()["results"]] == [
+        ("rejected", "invalid"),
+        ("applied", None),
+        ("rejected", "unauthorized"),
+    ]
+    page = await a.pull()
+    assert [x["reason_code"] for x in page["rejections"]] == ["invalid", "unauthorized"]
+    assert '"yes"' in page["rejections"][0]["payload"]
+    other = await Phone(client, "amr_b").login()
+    assert (await other.pull())["rejections"] == []
+
+
+async def test_envelope_errors(client: Client, world: World) -> None:
+    a = await Phone(client, "amr_a").login()
+    body = {
+        "protocol_version": 1,
+        "app_version": "t",
+        "client_id": str(uuid.uuid4()),
+        "mutations": [],
+    }
+    assert (await client.post("/api/v1/sync/push", json=body, headers=a.headers)).status_code == 422
+    old = await client.post(
+        "/api/v1/sync/push",
+        json={**body, "client_id": a.device, "protocol_version": 99},
+        headers=a.headers,
+    )
+    assert old.status_code == 422 and old.json()["code"] == "unsupported-protocol"
+    assert (
+        await client.post("/api/v1/sync/push", json={"mutations": []}, headers=a.headers)
+    ).status_code == 400
+    assert (
+        await client.post("/api/v1/sync/pull", json={"protocol_version": 1}, headers=a.headers)
+    ).status_code == 400
+    assert (await client.post("/api/v1/sync/push", json=body)).status_code == 401
+    op = await client.post(
+        "/api/v1/auth/login",
+        json={"username": "op", "password": PASSWORD, "device_id": str(uuid.uuid4())},
+    )
+    op_headers = {"Authorization": f"Bearer {op.json()['access_token']}"}
+    assert (
+        await client.post("/api/v1/sync/pull", json=body, headers=op_headers)
+    ).status_code == 403
+
+
+async def test_pulls_are_scoped_to_my_tasks(client: Client, world: World) -> None:
+    c = await Phone(client, "amr_c").login()
+    page = await c.pull()
+    assert page["tasks"] == [] and page["records"] == []
+    x = await Phone(client, "other_x").login()
+    assert {t["code"] for t in (await x.pull())["tasks"]} == {"T-2"}
+
+
+async def test_results_move_the_deadlines_and_the_task(
+    client: Client, world: World, session_maker: Maker
+) -> None:
+    a = await Phone(client, "amr_a").login()
+    await a.pull()
+    t1 = str(world["t1"])
+    from sync import server_record_id
+
+    result_id = str(server_record_id(world["t1"], "result"))
+    r = await a.push(
+        a.set("result", result_id, t1, checked_at="2026-11-30T09:00:00+08:00"),
+        a.mutation("transition", "task", t1, t1, {"to": "in_progress"}),
+    )
+    assert [x["outcome"] for x in r.json()["results"]] == ["applied", "applied"]
+    page = await a.pull()
+    [task] = page["tasks"]
+    assert task["status"] == "in_progress"
+    assert task["deadlines"]["entry_deadline_at"] == "2026-12-02T09:00:00+08:00"
+    assert task["items"] is None  # already known: not sent whole again
+    async with session_maker() as s:
+        row = await s.get(Task, world["t1"])
+        assert row is not None and row.checked_at is not None
+    submit = await a.push(a.mutation("transition", "task", t1, t1, {"to": "submitted"}))
+    assert submit.json()["results"][0]["outcome"] == "applied"
+    late = await a.push(a.set("check_item", check_item(a, t1), t1, conforms=True))
+    assert late.json()["results"][0]["outcome"] == "amendment"
+
+
+async def test_paging_keeps_one_snapshot(client: Client, world: World) -> None:
+    a = await Phone(client, "amr_a").login()
+    first = await a.pull(limit=2)
+    assert first["has_more"] is True and first["next_cursor"] < first["until"]
+    seen = {(r["entity"], r["id"]) for r in first["records"]}
+    page = first
+    while page["has_more"]:
+        page = await a.pull(cursor=page["next_cursor"], until=first["until"], limit=2)
+        assert page["until"] == first["until"]
+        seen |= {(r["entity"], r["id"]) for r in page["records"]}
+    whole = Phone(client, "amr_a")
+    whole.device, whole.headers = a.device, a.headers
+    assert seen == {(r["entity"], r["id"]) for r in (await whole.pull())["records"]}
+
+
+async def test_a_cursor_the_server_never_gave_is_reset(client: Client, world: World) -> None:
+    a = await Phone(client, "amr_a").login()
+    page = await a.pull(cursor=10**9)
+    assert page["reset"] is True and page["cursor"] == 0 and page["records"]
+
+
+async def test_a_late_commit_is_not_skipped(
+    client: Client, world: World, session_maker: Maker
+) -> None:
+    """A writer holding the change counter blocks the next writer; a pull meanwhile stops below both."""
+    a = await Phone(client, "amr_a").login()
+    await a.pull()
+    before = a.cursor
+    t1 = world["t1"]
+    first_may_commit = asyncio.Event()
+    second_started = asyncio.Event()
+
+    async def writer(name: str, wait: asyncio.Event | None) -> int:
+        from backend.db.engine import write_intent
+
+        with write_intent():
+            async with session_maker() as session, session.begin():
+                meta = await lock_counter(session)
+                meta.seq += 1
+                version = meta.seq
+                session.add(
+                    SyncRecord(
+                        entity="finding",
+                        id=uuid.uuid4(),
+                        task_id=t1,
+                        version=version,
+                        deleted=False,
+                        fields={
+                            "text": {
+                                "value": name,
+                                "version": version,
+                                "hlc": "x",
+                                "client_id": "server",
+                                "user_id": None,
+                                "mutation_id": None,
+                            }
+                        },
+                    )
+                )
+                await session.flush()
+                if wait is not None:
+                    second_started.set()
+                    await wait.wait()
+                return version
+
+    first = asyncio.create_task(writer("first", first_may_commit))
+    await second_started.wait()
+    second = asyncio.create_task(writer("second", None))
+    await asyncio.sleep(0.05)
+    assert not second.done()  # the second writer waits for the counter
+    during = await a.pull()
+    assert during["until"] == before and during["records"] == []
+    first_may_commit.set()
+    versions = sorted(await asyncio.gather(first, second))
+    assert versions == [before + 1, before + 2]
+    after = await a.pull()
+    assert sorted(r["fields"]["text"]["value"] for r in after["records"]) == ["first", "second"]
+    async with session_maker() as s:
+        assert (await s.get(SyncMeta, 1)).seq == before + 2  # type: ignore[union-attr]
+
+
+async def test_devices_belong_to_one_user(client: Client, world: World) -> None:
+    a = await Phone(client, "amr_a").login()
+    b = await Phone(client, "amr_b").login()
+    mine = await client.post(
+        "/api/v1/devices", json={"device_id": a.device, "name": "新名字"}, headers=a.headers
+    )
+    assert mine.status_code == 200 and mine.json()["user_id"] == str(world["amr_a"])
+    theirs = await client.post("/api/v1/devices", json={"device_id": a.device}, headers=b.headers)
+    assert theirs.status_code == 409
