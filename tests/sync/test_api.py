@@ -159,7 +159,10 @@ async def test_push_applies_once_and_pull_confirms(
 
 
 async def test_concurrent_edits_leave_a_conflict_both_see(client: Client, world: World) -> None:
-    a, b = await Phone(client, "amr_a").login(), await Phone(client, "amr_b", HLC_MS + 60_000).login()
+    a, b = (
+        await Phone(client, "amr_a").login(),
+        await Phone(client, "amr_b", HLC_MS + 60_000).login(),
+    )
     await a.pull()
     await b.pull()
     t1 = str(world["t1"])
