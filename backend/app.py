@@ -37,7 +37,12 @@ from backend.domain.deadlines.controllers import (
 from backend.domain.objects.controllers import InspectionObjectController
 from backend.domain.people.controllers import MeController, TeamConflictController
 from backend.domain.sync.controllers import DeviceController, SyncController
-from backend.domain.tasks.controllers import TaskController, TeamTaskController
+from backend.domain.sync.team import DeviceAdminController, TeamSyncController
+from backend.domain.tasks.controllers import (
+    TaskController,
+    TeamAssignmentController,
+    TeamTaskController,
+)
 from backend.http.context import AppContext
 from backend.http.deps import DEPENDENCIES, audit_after_response_middleware
 from backend.http.health import health
@@ -55,6 +60,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     MeController,
     TaskController,
     TeamTaskController,
+    TeamAssignmentController,
     TeamConflictController,
     InspectionObjectController,
     CodeTableController,
@@ -65,7 +71,9 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     DeadlineController,
     TeamBoardController,
     DeviceController,
+    DeviceAdminController,
     SyncController,
+    TeamSyncController,
 ]
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy import select
 
@@ -16,6 +16,7 @@ from backend.http.deps import AuditUnit, Caller, Ctx, DbSession
 from backend.http.security import requires_inspector, requires_team_lead
 
 from .queries import TaskFilter, assigned_task_ids, get_task, list_tasks, visible_to
+from .reassignment import Reassignment, reassign
 from .schemas import TaskDetail, TaskPage
 from .services import NewTask, TaskService
 
@@ -57,6 +58,26 @@ class TaskController(Controller):
         self, task_id: FromPath[uuid.UUID], principal: Caller, ctx: Ctx, db_session: DbSession
     ) -> TaskDetail:
         """One task with its object, items, checklists, inspectors, history and the code tables."""
+        return await get_task(db_session, principal, task_id, now=ctx.clock.now())
+
+
+class TeamAssignmentController(Controller):
+    path = "/api/v1/team/tasks/{task_id:uuid}/assignment"
+    tags = ["team"]
+    guards = [requires_team_lead]
+
+    @put("/", operation_id="reassignTask")
+    async def reassign(
+        self,
+        task_id: FromPath[uuid.UUID],
+        data: JSONBody[Reassignment],
+        principal: Caller,
+        ctx: Ctx,
+        db_session: DbSession,
+        audit: AuditUnit,
+    ) -> TaskDetail:
+        """Give a task of my team to other qualified inspectors, with a reason; the previous ones' phones are told."""
+        await reassign(db_session, audit, lead_id=principal.user_id, task_id=task_id, change=data)
         return await get_task(db_session, principal, task_id, now=ctx.clock.now())
 
 
