@@ -45,7 +45,7 @@ from backend.domain.tasks.controllers import (
 )
 from backend.http.context import AppContext
 from backend.http.deps import DEPENDENCIES, audit_after_response_middleware
-from backend.http.health import health
+from backend.http.health import health, ping
 from backend.http.problems import EXCEPTION_HANDLERS
 from backend.http.security import (
     BearerAuthentication,
@@ -56,6 +56,7 @@ from backend.settings import Settings
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     health,
+    ping,
     AuthController,
     MeController,
     TaskController,

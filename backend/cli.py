@@ -224,10 +224,38 @@ def calendar_load(file: Path, data_dir: Path | None) -> None:
         raise click.ClickException(f"{file}: {exc.detail}; nothing was loaded") from exc
 
 
+@click.group(name="bench")
+def bench_group() -> None:
+    """Benchmarks that print ratios to a baseline measured in the same run."""
+
+
+@bench_group.command(name="sync")
+@click.option(
+    "--seconds",
+    default=3.0,
+    show_default=True,
+    type=click.FloatRange(0.5, 60),
+    help="Time per measurement.",
+)
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 32),
+    help="Concurrent clients.",
+)
+def bench_sync(seconds: float, concurrency: int) -> None:
+    """Ping (baseline), delta pull, cold pull of 500 tasks, 50-mutation pushes, replayed push."""
+    from backend.bench import run
+
+    run(seconds=seconds, concurrency=concurrency)
+
+
 def main() -> None:
     """Entry point of the ``zsjg`` console script."""
     os.environ.setdefault("LITESTAR_APP", APP_PATH)
     litestar_group.add_command(demo_command)
     litestar_group.add_command(audit_group)
     litestar_group.add_command(calendar_group)
+    litestar_group.add_command(bench_group)
     sys.exit(litestar_group(prog_name="zsjg"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 from litestar import Response, get
 from sqlalchemy import text
@@ -23,3 +25,14 @@ async def health(ctx: Ctx) -> Response[Health]:
     except Exception:
         return Response(Health(status="unavailable", database="unreachable"), status_code=503)
     return Response(Health(status="ok", database=ctx.engine.dialect.name))
+
+
+class Pong(msgspec.Struct, kw_only=True):
+    pong: bool
+    at: datetime
+
+
+@get("/api/v1/ping", operation_id="ping", tags=["operations"])
+async def ping(ctx: Ctx) -> Pong:
+    """A signed-in round trip with no database work: the baseline of the benchmarks."""
+    return Pong(pong=True, at=ctx.clock.now())

@@ -166,7 +166,9 @@ class TeamSyncController(Controller):
         offset: Offset = 0,
     ) -> Page:
         """Conflict records on my teams' tasks, newest first."""
-        where: list[ColumnElement[bool]] = [SyncConflict.task_id.in_(_team_tasks(principal.user_id))]
+        where: list[ColumnElement[bool]] = [
+            SyncConflict.task_id.in_(_team_tasks(principal.user_id))
+        ]
         if status:
             where.append(SyncConflict.status == status)
         total = (
