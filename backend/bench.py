@@ -45,6 +45,7 @@ async def _prepare(data_dir: Path) -> None:
     from backend.demo.seed import seed_if_empty
     from backend.domain.audit.service import Actor, Audit
     from backend.domain.tasks.services import NewTask, TaskService
+    from backend.errors import DomainError
     from backend.settings import Settings
 
     settings = Settings(data_dir=data_dir, demo_mode=True)
@@ -73,22 +74,26 @@ async def _prepare(data_dir: Path) -> None:
                 session.add(plan)
                 objects = (await session.scalars(select(InspectionObject.id))).all()
                 service = TaskService(session, clock, Audit(session, clock, Actor.system()))
-                for n in range(TASKS):
-                    await service.create_task(
-                        NewTask(
-                            code=f"BENCH-{n:04d}",
-                            name=f"基准任务{n}",
-                            plan_id=plan.id,
-                            object_id=objects[n % len(objects)],
-                            item_codes=["AMR-SP-001"],
-                            issued_on=today,
-                            due_on=today + timedelta(days=30),
-                            inspector_ids=[a.id, b.id],
-                            primary_inspector_id=a.id,
-                        ),
-                        team_id=team.id,
-                        by_user_id=team.lead_id,
+                made, n = 0, 0
+                while made < TASKS:
+                    new = NewTask(
+                        code=f"BENCH-{n:04d}",
+                        name=f"基准任务{n}",
+                        plan_id=plan.id,
+                        object_id=objects[n % len(objects)],
+                        item_codes=["AMR-SP-001"],
+                        issued_on=today,
+                        due_on=today + timedelta(days=5),
+                        inspector_ids=[a.id, b.id],
+                        primary_inspector_id=a.id,
                     )
+                    n += 1
+                    try:
+                        async with session.begin_nested():
+                            await service.create_task(new, team_id=team.id, by_user_id=team.lead_id)
+                    except DomainError:  # e.g. a declared conflict of interest with that object
+                        continue
+                    made += 1
     finally:
         await engine.dispose()
 
@@ -221,6 +226,23 @@ async def _measure(base: str, seconds: float, concurrency: int) -> dict[str, Any
             r.raise_for_status()
             return 1
 
+        head = (
+            await http.post(
+                "/api/v1/sync/pull",
+                json=readers[0].envelope(cursor=0, limit=1),
+                headers=readers[0].headers,
+            )
+        ).json()["until"]
+        nothing = (
+            await http.post(
+                "/api/v1/sync/pull",
+                json=readers[0].envelope(cursor=head),
+                headers=readers[0].headers,
+            )
+        ).json()
+        assert not nothing["records"] and not nothing["tasks"], (
+            "the delta pull must have nothing new"
+        )
         ping_rate, _ = await _rate(readers, seconds, ping)
         delta_rate, _ = await _rate(readers, seconds, delta)
         cold_rate, cold_tasks = await _rate(readers[:2], seconds, cold)
@@ -248,7 +270,10 @@ async def _measure(base: str, seconds: float, concurrency: int) -> dict[str, Any
 
 
 def run(seconds: float = 3.0, concurrency: int = 4, keep: Path | None = None) -> dict[str, Any]:
+    import logging
     import tempfile
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     root = keep or Path(tempfile.mkdtemp(prefix="zsjg-bench-"))
     data = root / "data"

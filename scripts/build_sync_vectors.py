@@ -135,9 +135,9 @@ case("create-finding", "A create inserts a record with the client's id.", [("pus
      {"outcomes": {"a1": "applied"}, "records": [rec("finding", uid("f-a1"), {"text": ("灭火器过期", hlc(10, "dev-a"), "dev-a")})],
       "last_seq": {"dev-a": 1}, "rejections": [], "conflicts": []})
 m = finding("a2", "dev-a", 1, 10, "台账缺失")
-case("create-replayed", "The same mutation pushed twice has one effect; the replay is a duplicate.",
+case("create-replayed", "The same mutation pushed twice has one effect; the replay is skipped (its seq was processed).",
      [("push", "dev-a", [m]), ("push", "dev-a", [m])],
-     {"outcomes": {"a2": "applied"}, "push_outcomes": [["applied"], ["duplicate"]], "last_seq": {"dev-a": 1},
+     {"outcomes": {"a2": "applied"}, "push_outcomes": [["applied"], ["skipped"]], "last_seq": {"dev-a": 1},
       "records": [rec("finding", uid("f-a2"), {"text": ("台账缺失", hlc(10, "dev-a"), "dev-a")})], "conflicts": [], "rejections": []})
 case("create-two-devices", "Two devices create their own records; ids never collide, both land.",
      [("push", "dev-a", [finding("a3", "dev-a", 1, 10, "甲")]), ("push", "dev-b", [finding("b3", "dev-b", 1, 5, "乙")])],
@@ -275,6 +275,11 @@ case("delete-own-edit-stale-base", "A device deleting a record it last wrote its
 case("gap-stops-the-push", "A seq gap stops the push; the server answers the seq it expects and applies nothing after the gap.",
      [("push", "dev-a", [finding("d1a", "dev-a", 1, 1, "一"), finding("d1c", "dev-a", 3, 3, "三")])],
      {"outcomes": {"d1a": "applied"}, "push_outcomes": [["applied"]], "expected_seq": [2], "last_seq": {"dev-a": 1}})
+m2 = finding("d8", "dev-a", 2, 2, "换了序号的重发")
+m2.body["id"] = uid("d8-first")
+case("same-id-new-seq-is-a-duplicate", "A mutation id seen before, sent again under a new seq, has no second effect.",
+     [("push", "dev-a", [finding("d8-first", "dev-a", 1, 1, "原始")]), ("push", "dev-a", [m2])],
+     {"outcomes": {"d8-first": "applied"}, "push_outcomes": [["applied"], ["duplicate"]], "last_seq": {"dev-a": 2}})
 case("already-processed-seq", "A mutation whose seq is at or below last_seq (but with a new id) is skipped.",
      [("push", "dev-a", [finding("d2a", "dev-a", 1, 1, "一")]), ("push", "dev-a", [finding("d2b", "dev-a", 1, 2, "又一")])],
      {"outcomes": {"d2a": "applied"}, "push_outcomes": [["applied"], ["skipped"]], "last_seq": {"dev-a": 1}})

@@ -3,8 +3,8 @@
 The contract (DESIGN §4, docs/sync-protocol.md):
 
 * mutations are processed in ``seq`` order; ``seq`` ≤ the device's ``last_seq`` was processed
-  already (skipped); a gap stops the push and the server answers the seq it expects;
-* a mutation id seen before has no second effect (``duplicate``);
+  already (``skipped``); a gap stops the push and the server answers the seq it expects;
+* a mutation id seen before (under another seq) has no second effect (``duplicate``);
 * one that can never apply — undecodable, invalid, unauthorised — is stored as rejected with
   its payload verbatim and ``last_seq`` moves past it; the batch goes on;
 * an edit or transition the task's state no longer allows is kept as an amendment for the lead;
@@ -105,13 +105,6 @@ class Engine:
                 str(mutation.id) if mutation else (str(loose["id"])[:64] if "id" in loose else None)
             )
             seq = mutation.seq if mutation else _int(loose.get("seq"))
-            if mutation_id is not None and (seen := self.store.outcome_of(mutation_id)) is not None:
-                outcome.results.append(
-                    MutationResult(
-                        mutation_id=mutation_id, seq=seq, outcome="duplicate", reason=seen
-                    )
-                )
-                continue
             if seq is not None and seq <= outcome.last_seq:
                 outcome.results.append(
                     MutationResult(mutation_id=mutation_id, seq=seq, outcome="skipped")
@@ -120,6 +113,15 @@ class Engine:
             if seq is not None and seq > outcome.last_seq + 1:
                 outcome.expected_seq = outcome.last_seq + 1
                 break
+            if mutation_id is not None and (seen := self.store.outcome_of(mutation_id)) is not None:
+                outcome.results.append(
+                    MutationResult(
+                        mutation_id=mutation_id, seq=seq, outcome="duplicate", reason=seen
+                    )
+                )
+                if seq is not None:
+                    outcome.last_seq = seq  # its place in the order is taken, with no second effect
+                continue
             if error is None and mutation is not None and mutation.client_id != device.client_id:
                 error = InvalidMutation("unauthorized", "a device pushes only its own mutations")
             if error is not None:

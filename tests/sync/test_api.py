@@ -143,7 +143,7 @@ async def test_push_applies_once_and_pull_confirms(
     assert r.status_code == 200, r.text
     assert [x["outcome"] for x in r.json()["results"]] == ["applied"] and r.json()["last_seq"] == 1
     again = await a.push(mutation, pending_mutations=1, pending_files=2)
-    assert [x["outcome"] for x in again.json()["results"]] == ["duplicate"]
+    assert [x["outcome"] for x in again.json()["results"]] == ["skipped"]
     page = await a.pull()
     assert page["last_seq"] == 1
     fields = a.records[("check_item", item)]["fields"]

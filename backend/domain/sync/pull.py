@@ -54,6 +54,22 @@ class PullService:
             cursor = 0
         until = head if reset or request.until is None else request.until
         first_page = request.until is None or reset
+        if cursor == until and not reset:  # nothing new: the common answer to a phone that polls
+            return PullResponse(
+                server_epoch=meta.epoch,
+                reset=False,
+                cursor=cursor,
+                next_cursor=cursor,
+                until=until,
+                has_more=False,
+                last_seq=last_seq,
+                tasks=[],
+                records=[],
+                conflicts=[],
+                rejections=[],
+                revocations=[],
+                code_tables=None,
+            )
 
         assignments = (
             await session.execute(

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import Clock
@@ -152,23 +152,24 @@ class SyncService:
         session = self._session
         changed_results: set[uuid.UUID] = set()
         check_ins: dict[uuid.UUID, datetime] = {}
+        new_records: list[dict[str, Any]] = []
         for key in ws.dirty_records:
             record = ws.records[key]
             row = ws.loaded_records.get(key)
             fields = {name: register_to_json(r) for name, r in record.fields.items()}
             deleted_by = register_to_json(record.deleted_by) if record.deleted_by else None
             if row is None:
-                session.add(
-                    SyncRecord(
-                        entity=record.entity,
-                        id=record.id,
-                        task_id=record.task_id,
-                        fields=fields,
-                        version=record.version,
-                        deleted=record.deleted,
-                        created_by=record.created_by,
-                        deleted_by=deleted_by,
-                    )
+                new_records.append(
+                    {
+                        "entity": record.entity,
+                        "id": record.id,
+                        "task_id": record.task_id,
+                        "fields": fields,
+                        "version": record.version,
+                        "deleted": record.deleted,
+                        "created_by": record.created_by,
+                        "deleted_by": deleted_by,
+                    }
                 )
             else:
                 row.fields, row.version, row.deleted, row.deleted_by = (
@@ -183,6 +184,8 @@ class SyncService:
                 at = _instant(_value(record, "at"))
                 if at is not None:
                     check_ins[record.task_id] = min(at, check_ins.get(record.task_id, at))
+        if new_records:  # a bulk insert: a push of 50 new records is one statement
+            await session.execute(insert(SyncRecord), new_records)
         for conflict_id in ws.dirty_conflicts:
             c = ws.conflicts[conflict_id]
             loaded = ws.loaded_conflicts.get(conflict_id)
@@ -237,19 +240,23 @@ class SyncService:
                     at=now,
                 )
             )
-        for entry in ws.mutation_log:
-            session.add(
-                MutationLogEntry(
-                    id=uuid.uuid4(),
-                    mutation_id=entry.mutation_id,
-                    device_id=principal.device_id,
-                    user_id=principal.user_id,
-                    task_id=task_of.get(entry.mutation_id or ""),
-                    seq=entry.seq,
-                    outcome=entry.outcome,
-                    flags=list(entry.flags),
-                    at=now,
-                )
+        if ws.mutation_log:
+            await session.execute(
+                insert(MutationLogEntry),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "mutation_id": entry.mutation_id,
+                        "device_id": principal.device_id,
+                        "user_id": principal.user_id,
+                        "task_id": task_of.get(entry.mutation_id or ""),
+                        "seq": entry.seq,
+                        "outcome": entry.outcome,
+                        "flags": list(entry.flags),
+                        "at": now,
+                    }
+                    for entry in ws.mutation_log
+                ],
             )
         touched = set(ws.dirty_tasks) | changed_results | set(check_ins)
         if touched:
@@ -312,17 +319,19 @@ class SyncService:
         meta.seq = ws.seq
 
     def _audit_results(self, results: list[MutationResult], task_of: dict[str, uuid.UUID]) -> None:
+        """Rejected, late and kept mutations get an event each; applied ones one event per task and push."""
+        applied: dict[uuid.UUID | None, list[str]] = {}
         for r in results:
             if r.outcome in ("duplicate", "skipped"):
                 continue
-            action = {
-                "rejected": AuditAction.MUTATION_REJECTED,
-                "amendment": AuditAction.MUTATION_FLAGGED_LATE,
-            }.get(
-                r.outcome,
-                AuditAction.MUTATION_FLAGGED_LATE
-                if "late" in r.flags
-                else AuditAction.MUTATION_APPLIED,
+            task_id = task_of.get(r.mutation_id or "")
+            if r.outcome in ("applied", "conflict") and "late" not in r.flags:
+                applied.setdefault(task_id, []).append(r.mutation_id or "")
+                continue
+            action = (
+                AuditAction.MUTATION_REJECTED
+                if r.outcome == "rejected"
+                else AuditAction.MUTATION_FLAGGED_LATE
             )
             details: dict[str, Any] = {
                 "mutation_id": r.mutation_id,
@@ -336,9 +345,18 @@ class SyncService:
                 action,
                 subject_kind="mutation",
                 subject_id=r.mutation_id or "unreadable",
-                task_id=task_of.get(r.mutation_id or ""),
+                task_id=task_id,
                 reason=r.reason,
                 details=details,
+            )
+        for task_id, mutation_ids in applied.items():
+            self._audit.record(
+                AuditAction.MUTATION_APPLIED,
+                subject_kind="task" if task_id else "mutation",
+                subject_id=task_id or mutation_ids[0],
+                task_id=task_id,
+                after={"mutation_ids": mutation_ids},
+                details={"count": len(mutation_ids), "mutation_ids": mutation_ids},
             )
 
 
