@@ -371,3 +371,17 @@ async def test_devices_belong_to_one_user(client: Client, world: World) -> None:
     assert mine.status_code == 200 and mine.json()["user_id"] == str(world["amr_a"])
     theirs = await client.post("/api/v1/devices", json={"device_id": a.device}, headers=b.headers)
     assert theirs.status_code == 409
+
+
+async def test_code_tables_follow_the_versions_the_phone_holds(
+    client: Client, world: World
+) -> None:
+    a = await Phone(client, "amr_a").login()
+    first = await a.pull()
+    held = {t["name"]: t["version"] for t in first["code_tables"]}
+    assert set(held) >= {"result_category", "follow_up_measure", "verification_method"}
+    assert (await a.pull(code_table_versions=held))["code_tables"] is None
+    stale = {**held, "result_category": 0}
+    refreshed = await a.pull(code_table_versions=stale)
+    assert [t["name"] for t in refreshed["code_tables"]] == ["result_category"]
+    assert (await a.pull())["code_tables"] is None  # a later pull that names nothing gets nothing

@@ -26,6 +26,7 @@ from backend.domain.auth.principal import Principal
 from backend.domain.codes.services import current_code_tables
 from backend.domain.deadlines.views import deadlines_of, light_for
 from backend.domain.tasks.queries import inspectors_of, object_detail, task_items
+from backend.domain.tasks.schemas import CodeTableOut
 from sync import PullRequest
 
 from .schemas import PulledConflict, PulledRecord, PulledRejection, PulledTask, PullResponse
@@ -68,7 +69,11 @@ class PullService:
                 conflicts=[],
                 rejections=[],
                 revocations=[],
-                code_tables=None,
+                code_tables=(
+                    await self._code_tables(request, True)
+                    if request.code_table_versions is not None
+                    else None
+                ),
             )
 
         assignments = (
@@ -192,8 +197,24 @@ class PullService:
                 for _, kind, r in page
                 if kind == "revocation" and r.task_id not in visible_now
             ],
-            code_tables=await current_code_tables(session) if first_page and cursor == 0 else None,
+            code_tables=await self._code_tables(request, first_page),
         )
+
+    async def _code_tables(
+        self, request: PullRequest, first_page: bool
+    ) -> list[CodeTableOut] | None:
+        """Every code table the phone does not hold in its current version (on the first page).
+
+        Code tables change rarely and outside the change sequence, so a phone names the versions it
+        holds; one that names none gets them all on its first pull from cursor 0.
+        """
+        if not first_page or (request.code_table_versions is None and request.cursor != 0):
+            return None
+        held = request.code_table_versions or {}
+        changed = [
+            t for t in await current_code_tables(self._session) if held.get(t.name) != t.version
+        ]
+        return changed or None
 
     async def _tasks(self, tasks: Sequence[Task], whole: set[uuid.UUID]) -> list[PulledTask]:
         now = self._clock.now()
