@@ -271,6 +271,25 @@ case("delete-own-edit-stale-base", "A device deleting a record it last wrote its
      {"outcomes": {"c0": "applied", "c7e": "applied", "c7d": "applied"}, "conflicts": [],
       "records": [rec("finding", uid("f-c0"), {"text": ("二", hlc(20, "dev-a"), "dev-a")}, deleted=True)]})
 
+case("delete-loses-to-an-unseen-edit-before-own-edit",
+     "A delete loses to another device's edit it had not seen, even when the deleter wrote the record again afterwards.",
+     [("push", "dev-a", [fa]),
+      ("push", "dev-b", [M("c8b", "dev-b", 1, "set", "finding", uid("f-c0"), at=20, payload={"text": "乙改"}, base={"text": 2})]),
+      ("push", "dev-a", [M("c8e", "dev-a", 2, "set", "finding", uid("f-c0"), at=30, payload={"photo_ids": []}, base={"photo_ids": 2}),
+                         M("c8d", "dev-a", 3, "delete", "finding", uid("f-c0"), at=40, base_version=2)])],
+     {"outcomes": {"c0": "applied", "c8b": "applied", "c8e": "applied", "c8d": "conflict"},
+      "records": [rec("finding", uid("f-c0"), {"text": ("乙改", hlc(20, "dev-b"), "dev-b"), "photo_ids": ([], hlc(30, "dev-a"), "dev-a")})],
+      "conflicts": [conflict("finding", uid("f-c0"), "_deleted", (False, hlc(20, "dev-b"), "dev-b", "c8b"), (True, hlc(40, "dev-a"), "dev-a", "c8d"))]})
+case("brought-back-even-when-its-edit-loses",
+     "An edit that had not seen the delete brings the record back even when its own value loses to a later stamp.",
+     [("push", "dev-a", [M("c9c", "dev-a", 1, "create", "finding", uid("f-c9"), at=50, payload={"text": "甲"}),
+                         M("c9d", "dev-a", 2, "delete", "finding", uid("f-c9"), at=60, base_version=2)]),
+      ("push", "dev-b", [M("c9e", "dev-b", 1, "set", "finding", uid("f-c9"), at=10, payload={"text": "乙"}, base={"text": 1})])],
+     {"outcomes": {"c9c": "applied", "c9d": "applied", "c9e": "conflict"},
+      "records": [rec("finding", uid("f-c9"), {"text": ("甲", hlc(50, "dev-a"), "dev-a")}, deleted=False)],
+      "conflicts": [conflict("finding", uid("f-c9"), "_deleted", (False, hlc(10, "dev-b"), "dev-b", "c9e"), (True, hlc(60, "dev-a"), "dev-a", "c9d")),
+                    conflict("finding", uid("f-c9"), "text", ("甲", hlc(50, "dev-a"), "dev-a", "c9c"), ("乙", hlc(10, "dev-b"), "dev-b", "c9e"))]})
+
 # ---- D. order and idempotency ---------------------------------------------------------
 case("gap-stops-the-push", "A seq gap stops the push; the server answers the seq it expects and applies nothing after the gap.",
      [("push", "dev-a", [finding("d1a", "dev-a", 1, 1, "一"), finding("d1c", "dev-a", 3, 3, "三")])],
@@ -301,6 +320,18 @@ case("mutations-apply-in-seq-order", "A device's mutations apply in the order th
      [("push", "dev-a", [set_item("d7a", "dev-a", 1, 50, True, 1), set_item("d7b", "dev-a", 2, 40, False, 1)])],
      {"outcomes": {"d7a": "applied", "d7b": "applied"}, "conflicts": [],
       "records": [rec("check_item", ITEM, {"conforms": (False, hlc(40, "dev-a"), "dev-a")})]})
+
+stolen = finding("d9-mine", "dev-a", 1, 5, "真的记录")
+copy = finding("d9-copy", "dev-b", 1, 1, "冒用编号")
+copy.body["id"] = uid("d9-mine")
+case("ids-are-per-device", "Another device using my mutation id does not cancel my mutation: ids are de-duplicated per device.",
+     [("push", "dev-b", [copy]), ("push", "dev-a", [stolen])],
+     {"push_outcomes": [["applied"], ["applied"]], "last_seq": {"dev-a": 1, "dev-b": 1},
+      "records": [rec("finding", uid("f-d9-mine"), {"text": ("真的记录", hlc(5, "dev-a"), "dev-a")})]})
+twice = json.dumps(json.dumps(finding("d10b", "dev-a", 2, 2, "编码了两次").body))
+case("encoded-twice-keeps-its-place", "A mutation sent as a JSON string is rejected, keeps its place, and the next one applies.",
+     [("push", "dev-a", [finding("d10a", "dev-a", 1, 1, "一"), twice, finding("d10c", "dev-a", 3, 3, "三")])],
+     {"push_outcomes": [["applied", "rejected", "applied"]], "rejections": [("d10b", "invalid")], "last_seq": {"dev-a": 3}})
 
 # ---- E. who may push what -------------------------------------------------------------
 case("unknown-task", "A mutation for a task the server does not know is rejected.",
@@ -337,6 +368,15 @@ case("transition-not-allowed-is-amendment", "A phone cannot approve: the transit
 case("edit-after-submit-is-amendment", "An edit arriving after the task was submitted is kept for the lead, not applied.",
      [{"server_status": {"task": uid("t1"), "to": "submitted"}}, ("push", "dev-b", [set_item("f4", "dev-b", 1, 5, True, 1)])],
      {"outcomes": {"f4": "amendment"}, "amendments": ["f4"], "records": [rec("check_item", ITEM, {})]})
+late_create = finding("f7c", "dev-b", 1, 5, "提交后才同步的记录", fid=uid("f-f7"))
+case("late-create-and-its-edit-stay-together", "After submission, a late create and the edits to it are all kept for the lead.",
+     [{"server_status": {"task": uid("t1"), "to": "submitted"}},
+      ("push", "dev-b", [late_create, M("f7e", "dev-b", 2, "set", "finding", uid("f-f7"), at=6, payload={"text": "再改"}, base={"text": 0})])],
+     {"outcomes": {"f7c": "amendment", "f7e": "amendment"}, "amendments": ["f7c", "f7e"], "rejections": []})
+case("late-transition-is-kept", "Someone no longer assigned does not move the new team's task: the transition is kept for the lead.",
+     [{"reassign": {"task": uid("t1"), "assignees": [uid("user-b"), uid("user-c")]}},
+      ("push", "dev-a", [transition("f8", "dev-a", 1, "submitted")])],
+     {"outcomes": {"f8": "amendment"}, "amendments": ["f8"], "task_status": {uid("t1"): "in_progress"}, "flags": {uid("f8"): ["late"]}})
 case("transition-unknown-status", "A transition to a status that does not exist is invalid.",
      [("push", "dev-a", [transition("f5", "dev-a", 1, "finished")])],
      {"outcomes": {"f5": "rejected"}, "rejections": [("f5", "invalid")]})

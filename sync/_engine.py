@@ -68,6 +68,8 @@ def _lenient(raw: bytes) -> dict[str, Any]:
     """What can be read of a mutation that does not decode: its id and seq, so its place is kept."""
     try:
         value = msgspec.json.decode(raw)
+        if isinstance(value, str):  # a mutation encoded twice: read what the inner text holds
+            return _lenient(value.encode())
     except msgspec.DecodeError:
         found: dict[str, Any] = {}
         if match := _LOOSE_ID.search(raw):
@@ -76,6 +78,21 @@ def _lenient(raw: bytes) -> dict[str, Any]:
             found["seq"] = int(match.group(1))
         return found
     return value if isinstance(value, dict) else {}
+
+
+def _clean(text: str) -> str:
+    """Text safe to store anywhere (PostgreSQL refuses NUL)."""
+    return text.replace("\x00", "\\u0000")
+
+
+def _loose_id(value: Any) -> str | None:
+    """A mutation id read from something that did not decode: canonical when it is a UUID."""
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return _clean(str(value))[:64]
 
 
 def _int(value: Any) -> int | None:
@@ -101,26 +118,28 @@ class Engine:
             except msgspec.DecodeError as exc:
                 mutation, error = None, InvalidMutation("invalid", f"not a valid mutation: {exc}")
             loose = _lenient(raw)
-            mutation_id = (
-                str(mutation.id) if mutation else (str(loose["id"])[:64] if "id" in loose else None)
-            )
+            mutation_id = str(mutation.id) if mutation else _loose_id(loose.get("id"))
             seq = mutation.seq if mutation else _int(loose.get("seq"))
-            if seq is not None and seq <= outcome.last_seq:
+            if seq is None:
+                seq = (
+                    outcome.last_seq + 1
+                )  # an unreadable mutation takes the next place in the order
+            if seq <= outcome.last_seq:
                 outcome.results.append(
                     MutationResult(mutation_id=mutation_id, seq=seq, outcome="skipped")
                 )
                 continue
-            if seq is not None and seq > outcome.last_seq + 1:
+            if seq > outcome.last_seq + 1:
                 outcome.expected_seq = outcome.last_seq + 1
                 break
-            if mutation_id is not None and (seen := self.store.outcome_of(mutation_id)) is not None:
+            seen = self.store.outcome_of(device.client_id, mutation_id) if mutation_id else None
+            if seen is not None:
                 outcome.results.append(
                     MutationResult(
                         mutation_id=mutation_id, seq=seq, outcome="duplicate", reason=seen
                     )
                 )
-                if seq is not None:
-                    outcome.last_seq = seq  # its place in the order is taken, with no second effect
+                outcome.last_seq = seq  # its place in the order is taken, with no second effect
                 continue
             if error is None and mutation is not None and mutation.client_id != device.client_id:
                 error = InvalidMutation("unauthorized", "a device pushes only its own mutations")
@@ -133,8 +152,7 @@ class Engine:
                 except InvalidMutation as exc:
                     result = self._reject(device, raw, mutation_id, seq, exc)
             outcome.results.append(result)
-            if seq is not None:
-                outcome.last_seq = seq
+            outcome.last_seq = seq
         self.store.set_last_seq(device.client_id, outcome.last_seq)
         return outcome
 
@@ -153,16 +171,16 @@ class Engine:
                 seq=seq,
                 payload=raw.decode("utf-8", errors="replace"),
                 reason_code=error.code,
-                reason=error.reason,
+                reason=_clean(error.reason),
             )
         )
-        self.store.log(LogEntry(mutation_id, device.client_id, seq, "rejected", ()))
+        self.store.log(LogEntry(mutation_id, device.client_id, seq, "rejected", (), None))
         return MutationResult(
             mutation_id=mutation_id,
             seq=seq,
             outcome="rejected",
             reason_code=error.code,
-            reason=error.reason,
+            reason=_clean(error.reason),
         )
 
     def _apply(self, device: Device, m: Mutation, raw: bytes) -> MutationResult:
@@ -185,16 +203,18 @@ class Engine:
             raise InvalidMutation(
                 "unauthorized", "the user is not and was not assigned to this task"
             )
-        result = self._dispatch(device, m, task, stamp, raw)
+        result = self._dispatch(device, m, task, stamp, raw, late="late" in flags)
         result.flags = flags
-        self.store.log(LogEntry(str(m.id), device.client_id, m.seq, result.outcome, tuple(flags)))
+        self.store.log(
+            LogEntry(str(m.id), device.client_id, m.seq, result.outcome, tuple(flags), m.hlc)
+        )
         return result
 
     def _dispatch(
-        self, device: Device, m: Mutation, task: TaskState, stamp: str, raw: bytes
+        self, device: Device, m: Mutation, task: TaskState, stamp: str, raw: bytes, *, late: bool
     ) -> MutationResult:
         if m.kind == "transition":
-            return self._transition(device, m, task, raw)
+            return self._transition(device, m, task, raw, late=late)
         if m.kind == "resolve_conflict":
             return self._resolve(device, m, task, stamp)
         spec = ENTITIES.get(m.entity)
@@ -210,6 +230,9 @@ class Engine:
             spec.validate(m.payload, creating=False)
         elif m.kind == "delete" and not spec.deletable:
             raise InvalidMutation("not_deletable", f"{m.entity} records cannot be deleted")
+        if task.status not in status.EDITABLE:
+            # kept for the lead whatever it touches: a late create and the edits after it stay together
+            return self._amend(device, m, task, raw)
         record = self.store.record(m.entity, m.entity_id)
         if record is not None and record.task_id != m.task_id:
             raise InvalidMutation("invalid", "the record belongs to another task")
@@ -217,8 +240,6 @@ class Engine:
             raise InvalidMutation("unknown_record", f"no {m.entity} {m.entity_id}")
         if m.kind == "create" and record is not None:
             raise InvalidMutation("id_taken", f"{m.entity} {m.entity_id} exists already")
-        if task.status not in status.EDITABLE:
-            return self._amend(device, m, task, raw)
         side = Side(
             value=None,
             hlc=stamp,
@@ -288,6 +309,7 @@ class Engine:
     def _set(self, m: Mutation, record: Record, side: Side) -> MutationResult:
         version = self.store.next_version()
         lost = False
+        resurrected = False
         if record.deleted:
             assert record.deleted_by is not None
             saw_delete = max(m.base_versions.values(), default=0) >= record.version
@@ -301,6 +323,7 @@ class Engine:
                 self._side(record.deleted_by),
             )
             record.deleted, record.deleted_by = False, None
+            resurrected = True
         written = False
         for name, value in m.payload.items():
             new = Side(value, side.hlc, side.user_id, side.client_id, side.mutation_id)
@@ -323,8 +346,8 @@ class Engine:
             else:
                 self._conflict(record, name, self._side(current), new)
                 lost = True
-        if written or not record.deleted:
-            record.version = version if written else record.version
+        if written or resurrected:
+            record.version = version  # a record back from the dead is news to every device
             self.store.save_record(record)
         return MutationResult(
             mutation_id=str(m.id),
@@ -335,12 +358,12 @@ class Engine:
     def _delete(self, m: Mutation, record: Record, side: Side) -> MutationResult:
         if record.deleted:
             return MutationResult(mutation_id=str(m.id), seq=m.seq, outcome="applied")
-        last = self._last_write(record)
-        if (
-            m.base_version != record.version
-            and last is not None
-            and last.client_id != side.client_id
-        ):
+        base = m.base_version or 0
+        unseen = [
+            r for r in record.fields.values() if r.version > base and r.client_id != side.client_id
+        ]
+        last = max(unseen, key=lambda r: r.version, default=None)
+        if last is not None:
             # another device wrote the record after what the deleter saw: the edit wins
             self._conflict(
                 record,
@@ -357,12 +380,13 @@ class Engine:
         return MutationResult(mutation_id=str(m.id), seq=m.seq, outcome="applied")
 
     def _transition(
-        self, device: Device, m: Mutation, task: TaskState, raw: bytes
+        self, device: Device, m: Mutation, task: TaskState, raw: bytes, *, late: bool
     ) -> MutationResult:
         to = m.payload.get("to")
         if set(m.payload) != {"to"} or to not in status.ALL:
             raise InvalidMutation("invalid", 'a transition carries {"to": <status>}')
-        if not status.client_may(task.status, to):
+        if late or not status.client_may(task.status, to):
+            # someone no longer assigned does not move the new team's task: the lead decides
             return self._amend(device, m, task, raw)
         task.status = to
         task.version = self.store.next_version()
@@ -375,7 +399,10 @@ class Engine:
         if (
             set(m.payload) - {"conflict_id", "note"}
             or not isinstance(raw_id, str)
-            or (note is not None and not (isinstance(note, str) and len(note) <= 500))
+            or (
+                note is not None
+                and not (isinstance(note, str) and len(note) <= 500 and "\x00" not in note)
+            )
         ):
             raise InvalidMutation(
                 "invalid", 'resolve_conflict carries {"conflict_id": …, "note": …}'

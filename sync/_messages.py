@@ -91,6 +91,8 @@ class PullRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     cursor: Version = 0
     until: Version | None = None
     """Set on the second and later pages: the snapshot the first page fixed."""
+    origin: Version | None = None
+    """Set on the second and later pages: the cursor of the first page (tasks new since then come whole)."""
     limit: Annotated[int, msgspec.Meta(ge=1, le=2000)] = 500
     code_table_versions: Annotated[dict[str, int], msgspec.Meta(max_length=50)] | None = None
     """The code table versions the phone holds; the first page sends every table whose version differs."""

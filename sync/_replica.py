@@ -51,7 +51,8 @@ class ReplicaStore:
     rejections: list[Rejection] = field(default_factory=list)
     amendments: list[Amendment] = field(default_factory=list)
     mutation_log: list[LogEntry] = field(default_factory=list)
-    outcomes: dict[str, str] = field(default_factory=dict)
+    outcomes: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(client id, mutation id) → what became of it: ids are de-duplicated per device."""
     last_seqs: dict[str, int] = field(default_factory=dict)
     revocations: list[Revocation] = field(default_factory=list)
     seq: int = 0
@@ -84,13 +85,13 @@ class ReplicaStore:
     def add_amendment(self, amendment: Amendment) -> None:
         self.amendments.append(amendment)
 
-    def outcome_of(self, mutation_id: str) -> str | None:
-        return self.outcomes.get(mutation_id)
+    def outcome_of(self, client_id: str, mutation_id: str) -> str | None:
+        return self.outcomes.get((client_id, mutation_id))
 
     def log(self, entry: LogEntry) -> None:
         self.mutation_log.append(entry)
         if entry.mutation_id is not None:
-            self.outcomes[entry.mutation_id] = entry.outcome
+            self.outcomes[(entry.client_id, entry.mutation_id)] = entry.outcome
 
     def last_seq(self, client_id: str) -> int:
         return self.last_seqs.get(client_id, 0)

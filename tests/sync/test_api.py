@@ -385,3 +385,108 @@ async def test_code_tables_follow_the_versions_the_phone_holds(
     refreshed = await a.pull(code_table_versions=stale)
     assert [t["name"] for t in refreshed["code_tables"]] == ["result_category"]
     assert (await a.pull())["code_tables"] is None  # a later pull that names nothing gets nothing
+
+
+async def test_ids_in_any_spelling_are_one_id(client: Client, world: World) -> None:
+    a = await Phone(client, "amr_a").login()
+    await a.pull()
+    t1 = str(world["t1"])
+    m = a.mutation("create", "finding", str(uuid.uuid4()), t1, {"text": "大写编号"})
+    m["id"] = m["id"].upper()
+    assert (await a.push(m)).json()["results"][0]["outcome"] == "applied"
+    again = dict(m, seq=2)  # the same id sent again under a new seq
+    a.seq = 2
+    r = await a.push(again)
+    assert r.status_code == 200 and r.json()["results"][0]["outcome"] == "duplicate"
+    assert r.json()["last_seq"] == 2
+
+
+async def test_nul_anywhere_is_a_rejection_not_a_500(client: Client, world: World) -> None:
+    a = await Phone(client, "amr_a").login()
+    await a.pull()
+    t1 = str(world["t1"])
+    bad_field = a.mutation(
+        "set", "check_item", check_item(a, t1), t1, {"conf\u0000orms": True}, base_versions={}
+    )
+    bad_note = a.mutation(
+        "resolve_conflict",
+        "conflict",
+        str(uuid.uuid4()),
+        t1,
+        {"conflict_id": str(uuid.uuid4()), "note": "a\u0000b"},
+    )
+    bad_entity = a.mutation("create", "fin\u0000ding", str(uuid.uuid4()), t1, {"text": "x"})
+    r = await a.push(bad_field, bad_note, bad_entity)
+    assert r.status_code == 200, r.text
+    assert [x["outcome"] for x in r.json()["results"]] == ["rejected"] * 3
+    assert all("\x00" not in x["reason"] for x in r.json()["results"])
+    assert len((await a.pull())["rejections"]) == 3
+
+
+async def test_a_paged_first_pull_brings_every_task_whole(
+    client: Client, world: World, session_maker: Maker, clock: FixedClock
+) -> None:
+    from datetime import date
+
+    from backend.domain.audit.service import Actor, Audit
+    from backend.domain.tasks.services import TaskService
+    from tests.world import new_task
+
+    async with session_maker() as session, session.begin():
+        service = TaskService(session, clock, Audit(session, clock, Actor.system()))
+        for n in range(4):
+            await service.create_task(
+                new_task(
+                    world,
+                    f"T-P{n}",
+                    inspectors=["amr_a", "amr_b"],
+                    items=["FOOD-1"],
+                    due_on=date(2026, 12, 20),
+                ),
+                team_id=world["team1"],
+                by_user_id=world["lead1"],
+            )
+    a = await Phone(client, "amr_a").login()
+    page = await a.pull(limit=3)
+    tasks = {t["id"]: t for t in page["tasks"]}
+    origin, until = 0, page["until"]
+    while page["has_more"]:
+        page = await a.pull(cursor=page["next_cursor"], until=until, origin=origin, limit=3)
+        for t in page["tasks"]:
+            tasks[t["id"]] = t
+    assert len(tasks) == 5 and all(t["items"] for t in tasks.values())
+
+
+async def test_a_new_assignee_gets_the_tasks_conflicts(client: Client, world: World) -> None:
+    t1 = str(world["t1"])
+    a, b = (
+        await Phone(client, "amr_a").login(),
+        await Phone(client, "amr_b", HLC_MS + 60_000).login(),
+    )
+    c = await Phone(client, "amr_c").login()
+    for phone in (a, b, c):
+        await phone.pull()
+    item = check_item(a, t1)
+    await a.push(a.set("check_item", item, t1, conforms=True))
+    await b.push(b.set("check_item", item, t1, conforms=False))
+    lead = {
+        "Authorization": (
+            await client.post(
+                "/api/v1/auth/login",
+                json={"username": "lead1", "password": PASSWORD, "device_id": str(uuid.uuid4())},
+            )
+        ).json()["access_token"]
+    }
+    lead["Authorization"] = "Bearer " + lead["Authorization"]
+    r = await client.put(
+        f"/api/v1/team/tasks/{t1}/assignment",
+        headers=lead,
+        json={
+            "inspector_ids": [str(world["amr_b"]), str(world["amr_c"])],
+            "primary_inspector_id": str(world["amr_b"]),
+            "reason": "人员调整",
+        },
+    )
+    assert r.status_code == 200
+    page = await c.pull()
+    assert [x["field"] for x in page["conflicts"]] == ["conforms"]

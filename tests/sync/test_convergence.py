@@ -267,7 +267,7 @@ class Network(RuleBasedStateMachine):
         waiting = {
             mid for phone in self.phones.values() for _, mid, _ in phone.outbox + phone.acked
         }
-        assert self.captured <= set(self.server.store.outcomes) | waiting
+        assert self.captured <= {mid for _, mid in self.server.store.outcomes} | waiting
 
     def teardown(self) -> None:
         # the network heals: every phone syncs until its outbox is empty, then pulls everything
@@ -278,7 +278,7 @@ class Network(RuleBasedStateMachine):
                 self._pull(phone)
         for phone in self.phones.values():
             assert phone.outbox == []
-        assert self.captured <= set(self.server.store.outcomes), (
+        assert self.captured <= {mid for _, mid in self.server.store.outcomes}, (
             "a captured mutation was never applied or rejected"
         )
         for phone in self.phones.values():

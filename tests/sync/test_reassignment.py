@@ -206,3 +206,15 @@ async def test_operator_revokes_a_device(
             await s.scalars(select(AuditEvent).where(AuditEvent.action == "device_revoked"))
         ).all()
     assert event.reason == "手机遗失"
+
+
+async def test_reassignment_stays_inside_the_leads_team(
+    client: Client, world: World, session_maker: Maker
+) -> None:
+    t1 = str(world["t1"])
+    r = await client.put(
+        f"/api/v1/team/tasks/{t1}/assignment",
+        json=body(world, "amr_b", "other_x"),
+        headers=await login(client, "lead1"),
+    )
+    assert r.status_code == 422 and r.json()["inspector_ids"] == [str(world["other_x"])]

@@ -124,7 +124,8 @@ def check(
 ) -> None:
     store = replica.store
     if "outcomes" in expected:
-        assert store.outcomes == expected["outcomes"], store.outcomes
+        outcomes = {mutation_id: outcome for (_, mutation_id), outcome in store.outcomes.items()}
+        assert outcomes == expected["outcomes"], outcomes
     if "push_outcomes" in expected:
         assert push_outcomes == expected["push_outcomes"], push_outcomes
     if "expected_seq" in expected:

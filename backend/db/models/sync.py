@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ._base import Base, IdMixin
@@ -90,14 +90,18 @@ class MutationLogEntry(IdMixin, Base):
     """The permanent mutation log: every mutation a device pushed and what became of it."""
 
     __tablename__ = "mutation_log"
+    __table_args__ = (UniqueConstraint("device_id", "mutation_id"),)
 
-    mutation_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    mutation_id: Mapped[str | None] = mapped_column(String(64))
+    """Unique per device: a mutation id is the device's to make."""
     device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     task_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     seq: Mapped[int | None] = mapped_column(BigInteger)
     outcome: Mapped[str] = mapped_column(String(16))
     flags: Mapped[list[str]]
+    hlc: Mapped[str | None] = mapped_column(String(90))
+    """The stamp as the device sent it (a stamp too far ahead is clamped for ordering, this is kept)."""
     at: Mapped[datetime]
 
 

@@ -42,6 +42,9 @@ class PullService:
     async def pull(self, principal: Principal, request: PullRequest) -> PullResponse:
         check_envelope(request.protocol_version, request.client_id, principal)
         session = self._session
+        if session.bind.dialect.name == "postgresql":
+            # one snapshot for every statement of the pull (SQLite's read transaction is one already)
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         meta = await session.get(SyncMeta, META_ID)
         assert meta is not None, "the sync counter row is made by the migrations"
         device = await session.get(DeviceSync, principal.device_id)
@@ -159,12 +162,20 @@ class PullService:
         next_cursor = page[-1][0] if has_more else until
 
         page_records = [item for _, kind, item in page if kind == "record"]
+        arrived_conflicts: Sequence[SyncConflict] = []
         page_tasks = [item for _, kind, item in page if kind == "task"]
         if first_page and arrived:
             page_records += (
                 await session.scalars(
                     select(SyncRecord).where(
                         SyncRecord.task_id.in_(arrived), SyncRecord.version <= cursor
+                    )
+                )
+            ).all()
+            arrived_conflicts = (
+                await session.scalars(
+                    select(SyncConflict).where(
+                        SyncConflict.task_id.in_(arrived), SyncConflict.version <= cursor
                     )
                 )
             ).all()
@@ -177,7 +188,14 @@ class PullService:
                 )
             ).all()
         visible_now = set(visible)
-        whole = {t.id for t in page_tasks if cursor == 0 or t.id in arrived}
+        # a task comes whole (items and checklists) when it is new to the device since the snapshot began
+        origin = (
+            cursor
+            if request.until is None or reset
+            else (request.origin if request.origin is not None else cursor)
+        )
+        assigned_since = {task_id for task_id, version in assignments if version > origin}
+        whole = {t.id for t in page_tasks if origin == 0 or t.id in assigned_since}
         return PullResponse(
             server_epoch=meta.epoch,
             reset=reset,
@@ -188,7 +206,8 @@ class PullService:
             last_seq=last_seq,
             tasks=await self._tasks(page_tasks, whole),
             records=[_record(r) for r in page_records],
-            conflicts=[_conflict(c) for _, kind, c in page if kind == "conflict"],
+            conflicts=[_conflict(c) for _, kind, c in page if kind == "conflict"]
+            + [_conflict(c) for c in arrived_conflicts],
             rejections=[
                 _rejection(r, request.client_id) for _, kind, r in page if kind == "rejection"
             ],

@@ -253,6 +253,7 @@ class SyncService:
                         "seq": entry.seq,
                         "outcome": entry.outcome,
                         "flags": list(entry.flags),
+                        "hlc": entry.hlc,
                         "at": now,
                     }
                     for entry in ws.mutation_log
@@ -370,7 +371,7 @@ def _task_ids(raws: Sequence[bytes]) -> dict[str, uuid.UUID]:
     for raw in raws:
         try:
             data = msgspec.json.decode(raw)
-            found[str(data["id"])[:64]] = uuid.UUID(str(data["task_id"]))
+            found[str(uuid.UUID(str(data["id"])))] = uuid.UUID(str(data["task_id"]))
         except (msgspec.DecodeError, KeyError, TypeError, ValueError):
             continue
     return found

@@ -178,8 +178,10 @@ class Prescan(msgspec.Struct):
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
+    if not isinstance(value, str):
+        return None
     try:
-        return uuid.UUID(str(value))
+        return uuid.UUID(value)
     except ValueError:
         return None
 
@@ -193,15 +195,17 @@ def prescan(raws: Iterable[bytes]) -> Prescan:
             continue
         if not isinstance(data, dict):
             continue
-        if isinstance(data.get("id"), str):
-            found.ids.add(data["id"][:64])
+        if (mutation_id := _uuid(data.get("id"))) is not None:
+            found.ids.add(str(mutation_id))
         if (task := _uuid(data.get("task_id"))) is not None:
             found.tasks.add(task)
+        entity = data.get("entity")
         if (
-            isinstance(data.get("entity"), str)
+            isinstance(entity, str)
+            and "\x00" not in entity
             and (rid := _uuid(data.get("entity_id"))) is not None
         ):
-            found.records.add((data["entity"][:32], rid))
+            found.records.add((entity[:32], rid))
         payload = data.get("payload")
         if isinstance(payload, dict) and (cid := _uuid(payload.get("conflict_id"))) is not None:
             found.conflicts.add(cid)
@@ -215,10 +219,10 @@ async def load_workspace(
     if scan.ids:
         for mutation_id, outcome in await session.execute(
             select(MutationLogEntry.mutation_id, MutationLogEntry.outcome).where(
-                MutationLogEntry.mutation_id.in_(scan.ids)
+                MutationLogEntry.device_id == device_id, MutationLogEntry.mutation_id.in_(scan.ids)
             )
         ):
-            ws.outcomes[mutation_id] = outcome
+            ws.outcomes[(str(device_id), mutation_id)] = outcome
     ws.tasks.update(await task_states(session, scan.tasks))
     if scan.records:
         keys = list(scan.records)

@@ -22,6 +22,7 @@ from backend.db.models import (
     TaskItem,
     TaskRevocation,
     TaskStatus,
+    User,
 )
 from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
@@ -108,6 +109,20 @@ async def _reassign(
         )
         for code, version, department_id in rows
     ]
+    current = (
+        await session.scalars(select(TaskAssignment).where(TaskAssignment.task_id == task.id))
+    ).all()
+    members = set(
+        (
+            await session.scalars(select(User.id).where(User.team_id.in_(led_team_ids(lead_id))))
+        ).all()
+    ) | {a.user_id for a in current}
+    outsiders = [i for i in change.inspector_ids if i not in members]
+    if outsiders:
+        raise InvalidInput(
+            "只能调整给本检查组的人员（或本任务现有的联合检查人员）",
+            inspector_ids=[str(i) for i in outsiders],
+        )
     await check_assignment(
         session,
         object_id=task.object_id,
@@ -116,9 +131,6 @@ async def _reassign(
         primary_id=change.primary_inspector_id,
         due_on=task.due_on,
     )
-    current = (
-        await session.scalars(select(TaskAssignment).where(TaskAssignment.task_id == task.id))
-    ).all()
     before = sorted(str(a.user_id) for a in current)
     previous_primary = next((a.user_id for a in current if a.is_primary), None)
     after_ids = list(dict.fromkeys(change.inspector_ids))

@@ -179,6 +179,7 @@ def upgrade() -> None:
             .with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column("hlc", sa.String(length=90), nullable=True),
         sa.Column("at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
         sa.Column("id", advanced_alchemy.types.guid.GUID(length=16), nullable=False),
         sa.ForeignKeyConstraint(
@@ -188,7 +189,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_mutation_log_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mutation_log")),
-        sa.UniqueConstraint("mutation_id", name=op.f("uq_mutation_log_mutation_id")),
+        sa.UniqueConstraint("device_id", "mutation_id", name=op.f("uq_mutation_log_device_id")),
     )
     with op.batch_alter_table("mutation_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_mutation_log_device_id"), ["device_id"], unique=False)
