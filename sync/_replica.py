@@ -55,6 +55,8 @@ class ReplicaStore:
     """(client id, mutation id) → what became of it: ids are de-duplicated per device."""
     last_seqs: dict[str, int] = field(default_factory=dict)
     revocations: list[Revocation] = field(default_factory=list)
+    assigned_at: dict[tuple[uuid.UUID, str], int] = field(default_factory=dict)
+    """(task, user) → the change sequence when the user got the task."""
     seq: int = 0
     ids: int = 0
 
@@ -132,6 +134,8 @@ class Replica:
     ) -> None:
         version = self.store.next_version()
         self.store.save_task(TaskState(task_id, status, set(assignees), set(), uscc, version))
+        for user in assignees:
+            self.store.assigned_at[(task_id, user)] = version
         for key in points:
             rid = server_record_id(task_id, "check_item", key)
             self.store.save_record(Record("check_item", rid, task_id, {}, version))
@@ -145,6 +149,8 @@ class Replica:
         version = self.store.next_version()
         for user in task.assignees - new:
             self.store.revocations.append(Revocation(task_id, user, version))
+        for user in new - task.assignees:
+            self.store.assigned_at[(task_id, user)] = version
         task.past_assignees |= task.assignees - new
         task.past_assignees -= new
         task.assignees = new
@@ -165,16 +171,18 @@ class Replica:
     def pull(self, client_id: str, cursor: int) -> Pulled:
         user = self.devices[client_id]
         visible = self.visible(user)
+        # a task given to the user after the cursor comes whole, whatever its records' versions
+        arrived = {t for t in visible if self.store.assigned_at.get((t, user), 0) > cursor}
         return Pulled(
             records=[
                 copy.deepcopy(r)
                 for r in self.store.records.values()
-                if r.task_id in visible and r.version > cursor
+                if r.task_id in visible and (r.version > cursor or r.task_id in arrived)
             ],
             conflicts=[
                 copy.deepcopy(c)
                 for c in self.store.conflicts.values()
-                if c.task_id in visible and c.version > cursor
+                if c.task_id in visible and (c.version > cursor or c.task_id in arrived)
             ],
             rejections=[r for r in self.store.rejections if r.client_id == client_id],
             revocations=[

@@ -1,0 +1,50 @@
+"""Engine rules that the vectors cannot show (they leave out server-made versions)."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+
+from sync import HybridClock, Replica
+
+TASK = uuid.UUID("00000000-0000-4000-8000-0000000000aa")
+
+
+def _mutation(client: str, seq: int, ms: int, kind: str, rid: uuid.UUID, **extra: object) -> bytes:
+    body = {
+        "id": str(uuid.uuid4()),
+        "client_id": client,
+        "seq": seq,
+        "hlc": f"{ms:015d}.000000.{client}",
+        "kind": kind,
+        "entity": "finding",
+        "entity_id": str(rid),
+        "task_id": str(TASK),
+        **extra,
+    }
+    return msgspec.json.encode(body)
+
+
+def test_a_record_brought_back_gets_a_new_version_even_when_its_edit_loses() -> None:
+    replica = Replica(HybridClock(lambda: 2_000_000_000_000))
+    replica.issue_task(TASK, ["u-a", "u-b"])
+    replica.register_device("a", "u-a")
+    replica.register_device("b", "u-b")
+    rid = uuid.uuid4()
+    replica.push("a", [_mutation("a", 1, 50, "create", rid, payload={"text": "甲"})])
+    created = replica.store.records[("finding", rid)].version
+    replica.push("a", [_mutation("a", 2, 60, "delete", rid, base_version=created)])
+    tombstone = replica.store.records[("finding", rid)].version
+    cursor = replica.pull("b", 0).cursor  # b has seen the tombstone
+    replica.push(
+        "b",
+        [
+            _mutation(
+                "b", 1, 10, "set", rid, payload={"text": "乙"}, base_versions={"text": created - 1}
+            )
+        ],
+    )
+    record = replica.store.records[("finding", rid)]
+    assert not record.deleted and record.version > tombstone
+    assert [r.id for r in replica.pull("b", cursor).records if r.entity == "finding"] == [rid]
