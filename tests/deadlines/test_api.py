@@ -151,9 +151,13 @@ async def test_operator_loads_a_year_and_deadlines_move(
         and before["warning"]
     )
 
+    async with session_maker() as s:
+        version_before = (await s.get(Task, task.id)).sync_version  # type: ignore[union-attr]
     op = await login(client, "op")
     r = await client.put("/api/v1/calendar/years/2027", json={"text": YEAR_2027}, headers=op)
     assert r.status_code == 200, r.text
+    async with session_maker() as s:
+        assert (await s.get(Task, task.id)).sync_version > version_before  # type: ignore[union-attr]  # phones pull it
     assert r.json()["tasks_moved"] == 1 and r.json()["changed"] is True
     after = (await client.get(f"/api/v1/tasks/{task.id}", headers=headers)).json()["deadlines"]
     # 2027-01-01 (Fri) is now a holiday: one working day later

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.db.models import Plan, Task
 from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
+from backend.domain.sync.store import lock_counter
 from backend.errors import InvalidCalendarFile
 
 from .calendar_file import CalendarFileError, parse
@@ -70,19 +71,32 @@ class DeadlineService:
         self._session = session
         self._audit = audit
 
-    async def recompute(self, task_ids: Sequence[uuid.UUID] | None = None) -> int:
-        """Recompute the deadlines of ``task_ids`` (default: every unpublished checked task); count the moved."""
+    async def recompute(
+        self, task_ids: Sequence[uuid.UUID] | None = None, *, announce: bool = True
+    ) -> int:
+        """Recompute the deadlines of ``task_ids`` (default: every unpublished checked task); count the moved.
+
+        With ``announce`` a task whose deadlines moved gets a new change sequence, so phones pull it
+        (a push, which numbers its own changes, passes ``announce=False``).
+        """
         calendar = await load_calendar(self._session)
         query = select(Task, Plan).join(Plan, Plan.id == Task.plan_id)
         if task_ids is None:
             query = query.where(Task.checked_at.is_not(None), Task.published_at.is_(None))
         else:
             query = query.where(Task.id.in_(list(task_ids)))
-        moved = 0
-        for task, plan in (await self._session.execute(query)).all():
-            moved += apply(task, plan, calendar)
+        moved: list[Task] = [
+            task
+            for task, plan in (await self._session.execute(query)).all()
+            if apply(task, plan, calendar)
+        ]
+        if announce and moved:
+            meta = await lock_counter(self._session)
+            for task in moved:
+                meta.seq += 1
+                task.sync_version = meta.seq
         await self._session.flush()
-        return moved
+        return len(moved)
 
     async def load_year(self, text: str) -> CalendarLoaded:
         """An operator loads or corrects one year's official schedule; every affected deadline moves."""

@@ -289,7 +289,7 @@ class SyncService:
                 current = tasks[task_id].checked_in_at
                 tasks[task_id].checked_in_at = at if current is None else min(current, at)
             await session.flush()
-            await DeadlineService(session, self._audit).recompute(list(touched))
+            await DeadlineService(session, self._audit).recompute(list(touched), announce=False)
             for task in tasks.values():
                 task.sync_version = ws.next_version()
                 task.updated_at = now
