@@ -303,9 +303,6 @@ class Engine:
             register.value, register.hlc, register.user_id, register.client_id, register.mutation_id
         )
 
-    def _last_write(self, record: Record) -> Register | None:
-        return max(record.fields.values(), key=lambda r: r.version, default=None)
-
     def _set(self, m: Mutation, record: Record, side: Side) -> MutationResult:
         version = self.store.next_version()
         lost = False

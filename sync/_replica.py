@@ -10,12 +10,11 @@ import copy
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ._engine import Device, Engine, PushOutcome
 from ._hlc import HybridClock
 from ._signing import content_hash, is_stale
-from ._state import Amendment, Conflict, LogEntry, Record, Register, Rejection, TaskState
+from ._state import Amendment, Conflict, LogEntry, Record, Rejection, TaskState
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:zsjg:sync")
 
@@ -210,7 +209,3 @@ class Replica:
             for r in self.store.records_of_task(task_id)
             if r.entity == "signature" and not r.deleted
         }
-
-
-def register_value(register: Register | None) -> Any:
-    return None if register is None else register.value

@@ -32,11 +32,6 @@ def write_intent() -> Iterator[None]:
         _WRITE_INTENT.reset(token)
 
 
-def set_write_intent(value: bool) -> None:
-    """Mark the current request's transactions (the context ends with the request)."""
-    _WRITE_INTENT.set(value)
-
-
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 

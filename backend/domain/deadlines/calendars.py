@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from importlib import resources
 
 from sqlalchemy import delete, select
@@ -84,7 +83,3 @@ async def replace_year(
         for day, special in sorted(schedule.days.items())
     )
     await session.flush()
-
-
-def years_touched(start: date, end: date) -> set[int]:
-    return set(range(start.year, end.year + 1))
