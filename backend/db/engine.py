@@ -19,6 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from . import sqlite_driver
+
 _WRITE_INTENT: ContextVar[bool] = ContextVar("zsjg_write_intent", default=False)
 
 
@@ -40,7 +42,12 @@ def create_engine(url: str, *, busy_timeout_ms: int = 10_000, echo: bool = False
     """Create the async engine; every pooled SQLite connection gets the embedded-mode pragmas."""
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
+    extra: dict[str, Any] = {}
+    if make_url(url).get_driver_name() == "aiosqlite":
+        extra["module"] = sqlite_driver.DBAPI  # one thread hand-over per statement, not four
+    engine = create_async_engine(
+        url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000}, **extra
+    )
     database = make_url(url).database
 
     @event.listens_for(engine.sync_engine, "do_connect")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import (
@@ -225,17 +225,23 @@ async def load_workspace(
             ws.outcomes[(str(device_id), mutation_id)] = outcome
     ws.tasks.update(await task_states(session, scan.tasks))
     if scan.records:
-        keys = list(scan.records)
-        for start in range(0, len(keys), 400):
-            chunk = keys[start : start + 400]
+        # two IN lists over the primary key (entity, id): both databases seek the index with them,
+        # where a row-value IN made SQLite scan the whole table
+        entities = sorted({entity for entity, _ in scan.records})
+        ids = sorted({record_id for _, record_id in scan.records})
+        for start in range(0, len(ids), 400):
             rows = (
                 await session.scalars(
-                    select(SyncRecord).where(tuple_(SyncRecord.entity, SyncRecord.id).in_(chunk))
+                    select(SyncRecord).where(
+                        SyncRecord.entity.in_(entities), SyncRecord.id.in_(ids[start : start + 400])
+                    )
                 )
             ).all()
             for row in rows:
-                ws.loaded_records[(row.entity, row.id)] = row
-                ws.records[(row.entity, row.id)] = record_from_row(row)
+                key = (row.entity, row.id)
+                if key in scan.records:
+                    ws.loaded_records[key] = row
+                    ws.records[key] = record_from_row(row)
     if scan.conflicts:
         conflicts = select(SyncConflict).where(SyncConflict.id.in_(scan.conflicts))
         for conflict in (await session.scalars(conflicts)).all():

@@ -1,0 +1,106 @@
+"""SQLAlchemy's aiosqlite adapter, with one trip to the database thread per statement.
+
+aiosqlite runs each SQLite connection in its own thread and hands it work through a queue.
+SQLAlchemy's adapter makes four such hand-overs for every statement (open a cursor, execute,
+fetch, close), each a thread switch and an event-loop wake-up: about 0.1 ms apiece on the
+project's machine, most of the cost of a simple query. This adapter sends the whole statement
+as one function (``_run``) and so makes one trip; ``executemany`` likewise. Everything else
+(connections, transactions, errors, server-side cursors) is SQLAlchemy's own.
+
+It is passed to the engine as its DBAPI module (``create_async_engine(..., module=DBAPI)``);
+the URL stays ``sqlite+aiosqlite``. It relies on two internals of aiosqlite, ``_execute``
+(queue a function for the connection's thread) and ``_conn`` (the ``sqlite3`` connection, only
+touched inside that thread); the versions are pinned in ``constraints.txt`` and the whole test
+suite runs through it. ``docs/benchmarks.md`` has the measurements.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util.concurrency import await_only
+
+_Result = tuple[Any, list[Any] | None, int | None, int]
+
+
+def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> _Result:
+    """Run in the connection's thread: execute, fetch everything, close the cursor."""
+    cursor = conn.cursor()
+    try:
+        if parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else None
+        return description, rows, cursor.lastrowid, cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def _run_many(conn: sqlite3.Connection, operation: str, seq_of_parameters: Any) -> _Result:
+    cursor = conn.cursor()
+    try:
+        cursor.executemany(operation, seq_of_parameters)
+        return None, None, cursor.lastrowid, cursor.rowcount
+    finally:
+        cursor.close()
+
+
+class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    __slots__ = ()
+
+    def _trip(self, fn: Any, operation: Any, parameters: Any) -> _Result:
+        driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        try:
+            result: _Result = self.await_(driver._execute(fn, driver._conn, operation, parameters))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        return result
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        description, rows, lastrowid, rowcount = self._trip(_run, operation, parameters)
+        if description:
+            self.description = description
+            self.lastrowid = self.rowcount = -1
+            self._rows = deque(rows or ())
+        else:
+            self.description = None
+            self.lastrowid = lastrowid
+            self.rowcount = rowcount
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        _, _, lastrowid, rowcount = self._trip(_run_many, operation, list(seq_of_parameters))
+        self.description = None
+        self.lastrowid = lastrowid
+        self.rowcount = rowcount
+
+
+class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+
+    def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
+        if server_side:
+            return super().cursor(server_side=True)
+        return _OneTripCursor(self)
+
+
+class _OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
+        if kw.get("async_fallback") or kw.get("async_creator_fn"):
+            return super().connect(*arg, **kw)
+        connection = self.aiosqlite.connect(*arg, **kw)
+        connection._thread.daemon = True  # as SQLAlchemy's adapter does
+        return _OneTripConnection(self, await_only(connection))
+
+
+DBAPI = _OneTripDBAPI(aiosqlite, sqlite3)
+"""The module to give ``create_async_engine`` for a ``sqlite+aiosqlite`` URL."""
