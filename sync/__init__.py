@@ -16,7 +16,7 @@ Errors::
 from __future__ import annotations
 
 from ._canonical import canonical_digest, canonical_json
-from ._engine import DELETED, Device, Engine, PushOutcome
+from ._engine import DELETED, Device, Engine, Peek, PushOutcome, peek
 from ._entities import ENTITIES, EntitySpec
 from ._errors import CanonicalFormError, InvalidHlc, InvalidMutation, SyncError
 from ._hlc import MAX_DRIFT_MS, SERVER_NODE, Hlc, HybridClock, Observed
@@ -65,6 +65,7 @@ __all__ = [
     "Mutation",
     "MutationResult",
     "Observed",
+    "Peek",
     "PullRequest",
     "Pulled",
     "PushEnvelope",
@@ -84,6 +85,7 @@ __all__ = [
     "canonical_json",
     "content_hash",
     "is_stale",
+    "peek",
     "server_record_id",
     "signed_content",
 ]

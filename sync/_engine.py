@@ -23,7 +23,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -99,6 +99,28 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
 
 
+class Peek(NamedTuple):
+    """What can be read of a pushed mutation without decoding it strictly."""
+
+    mutation_id: str | None
+    """The id the engine de-duplicates it by (canonical when it is a UUID)."""
+    seq: int | None
+    """Its place in the device's order, when one can be read."""
+    fields: dict[str, Any]
+    """Whatever fields could be read (a store loads what they name)."""
+
+
+def peek(raw: bytes) -> Peek:
+    """Read a pushed mutation as leniently as the engine does when it does not decode.
+
+    When it does decode, its id and seq read the same, so a store can tell from ``peek``
+    which mutations the engine will skip (``seq`` at or below the device's ``last_seq``)
+    and which ids it will look up.
+    """
+    loose = _lenient(raw)
+    return Peek(_loose_id(loose.get("id")), _int(loose.get("seq")), loose)
+
+
 class Engine:
     """Applies pushes to a ``Store``. Pure: no I/O beyond the store it is given."""
 
@@ -117,9 +139,11 @@ class Engine:
                 error: InvalidMutation | None = None
             except msgspec.DecodeError as exc:
                 mutation, error = None, InvalidMutation("invalid", f"not a valid mutation: {exc}")
-            loose = _lenient(raw)
-            mutation_id = str(mutation.id) if mutation else _loose_id(loose.get("id"))
-            seq = mutation.seq if mutation else _int(loose.get("seq"))
+            if mutation is not None:
+                mutation_id: str | None = str(mutation.id)
+                seq: int | None = mutation.seq
+            else:
+                mutation_id, seq, _ = peek(raw)
             if seq is None:
                 seq = (
                     outcome.last_seq + 1

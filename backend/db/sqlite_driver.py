@@ -28,7 +28,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util.concurrency import await_only
 
-_Result = tuple[Any, list[Any] | None, int | None, int]
+_Result = tuple[Any, list[Any] | None, Any, int]
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> _Result:
@@ -61,7 +61,9 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def _trip(self, fn: Any, operation: Any, parameters: Any) -> _Result:
         driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         try:
-            result: _Result = self.await_(driver._execute(fn, driver._conn, operation, parameters))
+            result: _Result = self.await_(
+                driver._execute(fn, driver._conn, operation, parameters)  # type: ignore[no-untyped-call]
+            )
         except Exception as error:
             self._adapt_connection._handle_exception(error)
         return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -399,6 +400,44 @@ async def test_ids_in_any_spelling_are_one_id(client: Client, world: World) -> N
     r = await a.push(again)
     assert r.status_code == 200 and r.json()["results"][0]["outcome"] == "duplicate"
     assert r.json()["last_seq"] == 2
+
+
+async def test_an_unreadable_mutation_sent_again_is_a_duplicate_not_a_500(
+    client: Client, world: World
+) -> None:
+    """Its id is read as leniently as the engine reads it, so the mutation log finds it."""
+    a = await Phone(client, "amr_a").login()
+    await a.pull()
+    t1 = str(world["t1"])
+    odd_id = dict(a.mutation("create", "finding", str(uuid.uuid4()), t1, {}), id="not-a-uuid")
+    twice = a.mutation("create", "finding", str(uuid.uuid4()), t1, {"text": "编码两次"})
+    broken = a.mutation("create", "finding", str(uuid.uuid4()), t1, {"text": "x"})
+    raw_twice = json.dumps(json.dumps(twice))
+    raw_broken = json.dumps(broken)[:-1]  # no closing brace
+
+    async def send(*raws: str) -> Any:
+        envelope = json.dumps({"protocol_version": 1, "app_version": "test", "client_id": a.device})
+        body = envelope[:-1] + ',"mutations":[' + ",".join(raws) + "]}"
+        return await client.post(
+            "/api/v1/sync/push",
+            content=body,
+            headers={**a.headers, "Content-Type": "application/json"},
+        )
+
+    r = await send(json.dumps(odd_id), raw_twice, '"' + raw_broken.replace('"', '\\"') + '"')
+    assert r.status_code == 200, r.text
+    assert [x["outcome"] for x in r.json()["results"]] == ["rejected"] * 3
+    # the phone lost the answer and sends all three again, each under a new seq
+    again = [
+        json.dumps(dict(odd_id, seq=4)),
+        json.dumps(json.dumps(dict(twice, seq=5))),
+        '"' + json.dumps(dict(broken, seq=6))[:-1].replace('"', '\\"') + '"',
+    ]
+    r = await send(*again)
+    assert r.status_code == 200, r.text
+    assert [x["outcome"] for x in r.json()["results"]] == ["duplicate"] * 3
+    assert r.json()["last_seq"] == 6
+    assert len((await a.pull())["rejections"]) == 3
 
 
 async def test_nul_anywhere_is_a_rejection_not_a_500(client: Client, world: World) -> None:

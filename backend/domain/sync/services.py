@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import msgspec
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import Clock
@@ -17,7 +16,6 @@ from backend.db.models import (
     MutationLogEntry,
     SyncAmendment,
     SyncConflict,
-    SyncMeta,
     SyncRecord,
     SyncRejection,
     Task,
@@ -42,11 +40,15 @@ from sync import (
 
 from .store import (
     Workspace,
+    device_last_seq,
     load_workspace,
     lock_counter,
     prescan,
     register_to_json,
     side_to_json,
+    store_counter,
+    table_of,
+    take_counter,
 )
 
 
@@ -115,27 +117,39 @@ class SyncService:
 
     async def push(self, principal: Principal, request: PushRequest) -> PushResponse:
         check_envelope(request.protocol_version, request.client_id, principal)
+        session = self._session
         raws = [bytes(raw) for raw in request.mutations]
-        meta = await lock_counter(self._session)
-        scan = prescan(raws)
-        ws, device = await load_workspace(self._session, meta, principal.device_id, scan)
+        seq, epoch = await take_counter(session)
+        stored_last_seq = await device_last_seq(session, principal.device_id)
+        last_seq = stored_last_seq or 0
+        scan = prescan(raws, after=last_seq)
+        ws = await load_workspace(session, seq, principal.device_id, last_seq, scan)
         wall = lambda: int(self._clock.now().timestamp() * 1000)  # noqa: E731
         outcome = Engine(ws, HybridClock(wall)).push(
             Device(request.client_id, str(principal.user_id)), raws
         )
         now = self._clock.now()
-        task_of = _task_ids(raws)
-        await self._write_back(ws, meta, principal, task_of, now)
-        device.last_seq = outcome.last_seq
-        device.pending_mutations = request.pending_mutations
-        device.pending_files = request.pending_files
-        device.oldest_pending_at = request.oldest_pending_at
-        device.last_push_at = now
-        device.app_version = request.app_version
-        self._audit_results(outcome.results, task_of)
-        await self._session.flush()
+        await self._write_back(ws, principal, scan.task_of, now)
+        if ws.seq != seq:
+            await store_counter(session, ws.seq)
+        state = {
+            "last_seq": outcome.last_seq,
+            "pending_mutations": request.pending_mutations,
+            "pending_files": request.pending_files,
+            "oldest_pending_at": request.oldest_pending_at,
+            "last_push_at": now,
+            "app_version": request.app_version,
+        }
+        table = table_of(DeviceSync)
+        if stored_last_seq is None:
+            await session.execute(insert(table).values(device_id=principal.device_id, **state))
+        else:
+            await session.execute(
+                update(table).where(table.c.device_id == principal.device_id).values(**state)
+            )
+        self._audit_results(outcome.results, scan.task_of)
         return PushResponse(
-            server_epoch=meta.epoch,
+            server_epoch=epoch,
             last_seq=outcome.last_seq,
             expected_seq=outcome.expected_seq,
             results=outcome.results,
@@ -144,7 +158,6 @@ class SyncService:
     async def _write_back(
         self,
         ws: Workspace,
-        meta: SyncMeta,
         principal: Principal,
         task_of: dict[str, uuid.UUID],
         now: datetime,
@@ -153,12 +166,23 @@ class SyncService:
         changed_results: set[uuid.UUID] = set()
         check_ins: dict[uuid.UUID, datetime] = {}
         new_records: list[dict[str, Any]] = []
+        changed_records: list[dict[str, Any]] = []
         for key in ws.dirty_records:
             record = ws.records[key]
-            row = ws.loaded_records.get(key)
             fields = {name: register_to_json(r) for name, r in record.fields.items()}
             deleted_by = register_to_json(record.deleted_by) if record.deleted_by else None
-            if row is None:
+            if key in ws.stored_records:
+                changed_records.append(
+                    {
+                        "k_entity": record.entity,
+                        "k_id": record.id,
+                        "fields": fields,
+                        "version": record.version,
+                        "deleted": record.deleted,
+                        "deleted_by": deleted_by,
+                    }
+                )
+            else:
                 new_records.append(
                     {
                         "entity": record.entity,
@@ -171,21 +195,28 @@ class SyncService:
                         "deleted_by": deleted_by,
                     }
                 )
-            else:
-                row.fields, row.version, row.deleted, row.deleted_by = (
-                    fields,
-                    record.version,
-                    record.deleted,
-                    deleted_by,
-                )
             if record.entity == "result":
                 changed_results.add(record.task_id)
             if record.entity == "check_in" and not record.deleted:
                 at = _instant(_value(record, "at"))
                 if at is not None:
                     check_ins[record.task_id] = min(at, check_ins.get(record.task_id, at))
-        if new_records:  # a bulk insert: a push of 50 new records is one statement
-            await session.execute(insert(SyncRecord), new_records)
+        # Core statements, each one executemany: a push of 50 new records is one statement
+        records = table_of(SyncRecord)
+        if new_records:
+            await session.execute(insert(records), new_records)
+        if changed_records:
+            await session.execute(
+                update(records)
+                .where(records.c.entity == bindparam("k_entity"), records.c.id == bindparam("k_id"))
+                .values(
+                    fields=bindparam("fields"),
+                    version=bindparam("version"),
+                    deleted=bindparam("deleted"),
+                    deleted_by=bindparam("deleted_by"),
+                ),
+                changed_records,
+            )
         for conflict_id in ws.dirty_conflicts:
             c = ws.conflicts[conflict_id]
             loaded = ws.loaded_conflicts.get(conflict_id)
@@ -242,7 +273,7 @@ class SyncService:
             )
         if ws.mutation_log:
             await session.execute(
-                insert(MutationLogEntry),
+                insert(table_of(MutationLogEntry)),
                 [
                     {
                         "id": uuid.uuid4(),
@@ -317,7 +348,6 @@ class SyncService:
                     task_id=c.task_id,
                     details={"conflict_id": str(c.id), "field": c.field},
                 )
-        meta.seq = ws.seq
 
     def _audit_results(self, results: list[MutationResult], task_of: dict[str, uuid.UUID]) -> None:
         """Rejected, late and kept mutations get an event each; applied ones one event per task and push."""
@@ -364,17 +394,6 @@ class SyncService:
 def _value(record: Record, name: str) -> Any:
     register = record.fields.get(name)
     return register.value if register is not None else None
-
-
-def _task_ids(raws: Sequence[bytes]) -> dict[str, uuid.UUID]:
-    found: dict[str, uuid.UUID] = {}
-    for raw in raws:
-        try:
-            data = msgspec.json.decode(raw)
-            found[str(uuid.UUID(str(data["id"])))] = uuid.UUID(str(data["task_id"]))
-        except (msgspec.DecodeError, KeyError, TypeError, ValueError):
-            continue
-    return found
 
 
 __all__ = ["DeviceSync", "SyncService", "UnsupportedProtocol", "create_server_records"]

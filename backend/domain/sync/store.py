@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import (
@@ -28,7 +28,7 @@ from backend.db.models import (
     Task,
     TaskAssignment,
 )
-from sync import Conflict, Record, Register, ReplicaStore, Side, TaskState
+from sync import Conflict, Record, Register, ReplicaStore, Side, TaskState, peek
 
 META_ID = 1
 
@@ -39,6 +39,29 @@ async def lock_counter(session: AsyncSession) -> SyncMeta:
     if meta is None:
         raise RuntimeError("the sync counter row is missing: is the database migrated?")
     return meta
+
+
+def table_of(model: type[Any]) -> Table:
+    """A mapped class's table, for Core statements on the hot paths."""
+    return cast(Table, model.__table__)
+
+
+async def take_counter(session: AsyncSession) -> tuple[int, str]:
+    """:func:`lock_counter` for the push: the change sequence and the epoch, as plain values."""
+    row = (
+        await session.execute(
+            select(SyncMeta.seq, SyncMeta.epoch).where(SyncMeta.id == META_ID).with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise RuntimeError("the sync counter row is missing: is the database migrated?")
+    return int(row.seq), str(row.epoch)
+
+
+async def store_counter(session: AsyncSession, seq: int) -> None:
+    await session.execute(
+        update(table_of(SyncMeta)).where(table_of(SyncMeta).c.id == META_ID).values(seq=seq)
+    )
 
 
 def register_to_json(register: Register) -> dict[str, Any]:
@@ -72,7 +95,7 @@ def side_from_json(data: dict[str, Any] | None) -> Side | None:
     return None if data is None else Side(**data)
 
 
-def record_from_row(row: SyncRecord) -> Record:
+def record_from_row(row: Any) -> Record:
     return Record(
         entity=row.entity,
         id=row.id,
@@ -147,7 +170,8 @@ class Workspace(ReplicaStore):
     dirty_tasks: set[uuid.UUID] = field(default_factory=set)
     dirty_conflicts: set[uuid.UUID] = field(default_factory=set)
     new_conflicts: set[uuid.UUID] = field(default_factory=set)
-    loaded_records: dict[tuple[str, uuid.UUID], SyncRecord] = field(default_factory=dict)
+    stored_records: set[tuple[str, uuid.UUID]] = field(default_factory=set)
+    """The records that exist in the database (an update, not an insert, when dirty)."""
     loaded_conflicts: dict[uuid.UUID, SyncConflict] = field(default_factory=dict)
 
     def save_task(self, task: TaskState) -> None:
@@ -169,12 +193,18 @@ class Workspace(ReplicaStore):
 
 
 class Prescan(msgspec.Struct):
-    """What a push's mutations name, read leniently, to load them in a few queries."""
+    """What a push's mutations name, read leniently, to load them in a few queries.
+
+    Mutations at or below the device's ``last_seq`` are left out: the engine skips them
+    without looking anything up, so a replayed push costs little more than an empty one.
+    """
 
     ids: set[str]
     tasks: set[uuid.UUID]
     records: set[tuple[str, uuid.UUID]]
     conflicts: set[uuid.UUID]
+    task_of: dict[str, uuid.UUID]
+    """Mutation id → the task it names (for the mutation log and the audit trail)."""
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -186,19 +216,18 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-def prescan(raws: Iterable[bytes]) -> Prescan:
-    found = Prescan(set(), set(), set(), set())
+def prescan(raws: Iterable[bytes], *, after: int) -> Prescan:
+    found = Prescan(set(), set(), set(), set(), {})
     for raw in raws:
-        try:
-            data = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            continue
-        if not isinstance(data, dict):
-            continue
-        if (mutation_id := _uuid(data.get("id"))) is not None:
-            found.ids.add(str(mutation_id))
+        mutation_id, seq, data = peek(raw)
+        if seq is not None and seq <= after:
+            continue  # already in the order: the engine answers "skipped" from last_seq alone
+        if mutation_id is not None:
+            found.ids.add(mutation_id)
         if (task := _uuid(data.get("task_id"))) is not None:
             found.tasks.add(task)
+            if mutation_id is not None:
+                found.task_of[mutation_id] = task
         entity = data.get("entity")
         if (
             isinstance(entity, str)
@@ -212,10 +241,31 @@ def prescan(raws: Iterable[bytes]) -> Prescan:
     return found
 
 
+async def device_last_seq(session: AsyncSession, device_id: uuid.UUID) -> int | None:
+    """The device's place in the order; ``None`` before its first push."""
+    last_seq: int | None = await session.scalar(
+        select(DeviceSync.last_seq).where(DeviceSync.device_id == device_id)
+    )
+    return last_seq
+
+
+_RECORD_COLUMNS = (
+    SyncRecord.entity,
+    SyncRecord.id,
+    SyncRecord.task_id,
+    SyncRecord.fields,
+    SyncRecord.version,
+    SyncRecord.deleted,
+    SyncRecord.created_by,
+    SyncRecord.deleted_by,
+)
+
+
 async def load_workspace(
-    session: AsyncSession, meta: SyncMeta, device_id: uuid.UUID, scan: Prescan
-) -> tuple[Workspace, DeviceSync]:
-    ws = Workspace(seq=meta.seq)
+    session: AsyncSession, seq: int, device_id: uuid.UUID, last_seq: int, scan: Prescan
+) -> Workspace:
+    ws = Workspace(seq=seq)
+    ws.last_seqs[str(device_id)] = last_seq
     if scan.ids:
         for mutation_id, outcome in await session.execute(
             select(MutationLogEntry.mutation_id, MutationLogEntry.outcome).where(
@@ -230,26 +280,19 @@ async def load_workspace(
         entities = sorted({entity for entity, _ in scan.records})
         ids = sorted({record_id for _, record_id in scan.records})
         for start in range(0, len(ids), 400):
-            rows = (
-                await session.scalars(
-                    select(SyncRecord).where(
-                        SyncRecord.entity.in_(entities), SyncRecord.id.in_(ids[start : start + 400])
-                    )
+            rows = await session.execute(
+                select(*_RECORD_COLUMNS).where(
+                    SyncRecord.entity.in_(entities), SyncRecord.id.in_(ids[start : start + 400])
                 )
-            ).all()
+            )
             for row in rows:
                 key = (row.entity, row.id)
                 if key in scan.records:
-                    ws.loaded_records[key] = row
+                    ws.stored_records.add(key)
                     ws.records[key] = record_from_row(row)
     if scan.conflicts:
         conflicts = select(SyncConflict).where(SyncConflict.id.in_(scan.conflicts))
         for conflict in (await session.scalars(conflicts)).all():
             ws.loaded_conflicts[conflict.id] = conflict
             ws.conflicts[conflict.id] = conflict_from_row(conflict)
-    device = await session.get(DeviceSync, device_id)
-    if device is None:
-        device = DeviceSync(device_id=device_id, last_seq=0, pending_mutations=0, pending_files=0)
-        session.add(device)
-    ws.last_seqs[str(device_id)] = device.last_seq
-    return ws, device
+    return ws
