@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -38,11 +39,17 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def _json_text(value: Any) -> str:
+    """JSON columns are written with msgspec (UTF-8 as is, no ``\\uXXXX`` escapes): several times faster."""
+    return msgspec.json.encode(value).decode()
+
+
 def create_engine(url: str, *, busy_timeout_ms: int = 10_000, echo: bool = False) -> AsyncEngine:
     """Create the async engine; every pooled SQLite connection gets the embedded-mode pragmas."""
+    json = {"json_serializer": _json_text}
     if not is_sqlite(url):
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
-    extra: dict[str, Any] = {}
+        return create_async_engine(url, echo=echo, pool_pre_ping=True, **json)
+    extra: dict[str, Any] = dict(json)
     if make_url(url).get_driver_name() == "aiosqlite":
         extra["module"] = sqlite_driver.DBAPI  # one thread hand-over per statement, not four
     engine = create_async_engine(

@@ -109,6 +109,37 @@ async def create_server_records(
     task.sync_version = meta.seq
 
 
+_RECORDS = table_of(SyncRecord)
+_INSERT_RECORDS = insert(_RECORDS)
+_UPDATE_RECORDS = (
+    update(_RECORDS)
+    .where(_RECORDS.c.entity == bindparam("k_entity"), _RECORDS.c.id == bindparam("k_id"))
+    .values(
+        fields=bindparam("fields"),
+        version=bindparam("version"),
+        deleted=bindparam("deleted"),
+        deleted_by=bindparam("deleted_by"),
+    )
+)
+_INSERT_LOG = insert(table_of(MutationLogEntry))
+_DEVICES = table_of(DeviceSync)
+_DEVICE_STATE: dict[str, Any] = {
+    name: bindparam(name)
+    for name in (
+        "last_seq",
+        "pending_mutations",
+        "pending_files",
+        "oldest_pending_at",
+        "last_push_at",
+        "app_version",
+    )
+}
+_INSERT_DEVICE = insert(_DEVICES).values(device_id=bindparam("k_device_id"), **_DEVICE_STATE)
+_UPDATE_DEVICE = (
+    update(_DEVICES).where(_DEVICES.c.device_id == bindparam("k_device_id")).values(**_DEVICE_STATE)
+)
+
+
 class SyncService:
     def __init__(self, session: AsyncSession, clock: Clock, audit: Audit) -> None:
         self._session = session
@@ -123,7 +154,9 @@ class SyncService:
         stored_last_seq = await device_last_seq(session, principal.device_id)
         last_seq = stored_last_seq or 0
         scan = prescan(raws, after=last_seq)
-        ws = await load_workspace(session, seq, principal.device_id, last_seq, scan)
+        ws = await load_workspace(
+            session, seq, principal.device_id, principal.user_id, last_seq, scan
+        )
         wall = lambda: int(self._clock.now().timestamp() * 1000)  # noqa: E731
         outcome = Engine(ws, HybridClock(wall)).push(
             Device(request.client_id, str(principal.user_id)), raws
@@ -132,7 +165,8 @@ class SyncService:
         await self._write_back(ws, principal, scan.task_of, now)
         if ws.seq != seq:
             await store_counter(session, ws.seq)
-        state = {
+        state: dict[str, Any] = {
+            "k_device_id": principal.device_id,
             "last_seq": outcome.last_seq,
             "pending_mutations": request.pending_mutations,
             "pending_files": request.pending_files,
@@ -140,13 +174,7 @@ class SyncService:
             "last_push_at": now,
             "app_version": request.app_version,
         }
-        table = table_of(DeviceSync)
-        if stored_last_seq is None:
-            await session.execute(insert(table).values(device_id=principal.device_id, **state))
-        else:
-            await session.execute(
-                update(table).where(table.c.device_id == principal.device_id).values(**state)
-            )
+        await session.execute(_INSERT_DEVICE if stored_last_seq is None else _UPDATE_DEVICE, state)
         self._audit_results(outcome.results, scan.task_of)
         return PushResponse(
             server_epoch=epoch,
@@ -202,21 +230,10 @@ class SyncService:
                 if at is not None:
                     check_ins[record.task_id] = min(at, check_ins.get(record.task_id, at))
         # Core statements, each one executemany: a push of 50 new records is one statement
-        records = table_of(SyncRecord)
         if new_records:
-            await session.execute(insert(records), new_records)
+            await session.execute(_INSERT_RECORDS, new_records)
         if changed_records:
-            await session.execute(
-                update(records)
-                .where(records.c.entity == bindparam("k_entity"), records.c.id == bindparam("k_id"))
-                .values(
-                    fields=bindparam("fields"),
-                    version=bindparam("version"),
-                    deleted=bindparam("deleted"),
-                    deleted_by=bindparam("deleted_by"),
-                ),
-                changed_records,
-            )
+            await session.execute(_UPDATE_RECORDS, changed_records)
         for conflict_id in ws.dirty_conflicts:
             c = ws.conflicts[conflict_id]
             loaded = ws.loaded_conflicts.get(conflict_id)
@@ -273,7 +290,7 @@ class SyncService:
             )
         if ws.mutation_log:
             await session.execute(
-                insert(table_of(MutationLogEntry)),
+                _INSERT_LOG,
                 [
                     {
                         "id": uuid.uuid4(),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import (
@@ -46,22 +46,24 @@ def table_of(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
 
+_COUNTER = select(SyncMeta.seq, SyncMeta.epoch).where(SyncMeta.id == META_ID).with_for_update()
+_STORE_COUNTER = (
+    update(table_of(SyncMeta))
+    .where(table_of(SyncMeta).c.id == META_ID)
+    .values(seq=bindparam("seq"))
+)
+
+
 async def take_counter(session: AsyncSession) -> tuple[int, str]:
     """:func:`lock_counter` for the push: the change sequence and the epoch, as plain values."""
-    row = (
-        await session.execute(
-            select(SyncMeta.seq, SyncMeta.epoch).where(SyncMeta.id == META_ID).with_for_update()
-        )
-    ).first()
+    row = (await session.execute(_COUNTER)).first()
     if row is None:
         raise RuntimeError("the sync counter row is missing: is the database migrated?")
     return int(row.seq), str(row.epoch)
 
 
 async def store_counter(session: AsyncSession, seq: int) -> None:
-    await session.execute(
-        update(table_of(SyncMeta)).where(table_of(SyncMeta).c.id == META_ID).values(seq=seq)
-    )
+    await session.execute(_STORE_COUNTER, {"seq": seq})
 
 
 def register_to_json(register: Register) -> dict[str, Any]:
@@ -125,41 +127,55 @@ def conflict_from_row(row: SyncConflict) -> Conflict:
     )
 
 
+_TASKS_WITH_ASSIGNEES = (
+    select(
+        Task.id,
+        Task.status,
+        Task.sync_version,
+        InspectionObject.uscc,
+        TaskAssignment.user_id,
+    )
+    .join(InspectionObject, InspectionObject.id == Task.object_id)
+    .outerjoin(TaskAssignment, TaskAssignment.task_id == Task.id)
+    .where(Task.id.in_(bindparam("task_ids", expanding=True)))
+)
+_PAST_ASSIGNEES = select(
+    AssignmentHistoryEntry.task_id,
+    AssignmentHistoryEntry.inspector_ids,
+    AssignmentHistoryEntry.previous_inspector_ids,
+).where(AssignmentHistoryEntry.task_id.in_(bindparam("task_ids", expanding=True)))
+
+
 async def task_states(
-    session: AsyncSession, task_ids: Iterable[uuid.UUID]
+    session: AsyncSession, task_ids: Iterable[uuid.UUID], *, for_user: uuid.UUID
 ) -> dict[uuid.UUID, TaskState]:
+    """The tasks a push names, with their current assignees, in one statement.
+
+    A task's past assignees are read only for tasks ``for_user`` no longer holds: the engine
+    asks about them only for a pusher who is not a current assignee (a late push).
+    """
     ids = list(set(task_ids))
     if not ids:
         return {}
-    rows = (
-        await session.execute(
-            select(Task.id, Task.status, Task.sync_version, InspectionObject.uscc)
-            .join(InspectionObject, InspectionObject.id == Task.object_id)
-            .where(Task.id.in_(ids))
-        )
-    ).all()
-    current: dict[uuid.UUID, set[str]] = {i: set() for i in ids}
-    for task_id, user_id in await session.execute(
-        select(TaskAssignment.task_id, TaskAssignment.user_id).where(
-            TaskAssignment.task_id.in_(ids)
-        )
+    found: dict[uuid.UUID, TaskState] = {}
+    for task_id, status, version, uscc, user_id in await session.execute(
+        _TASKS_WITH_ASSIGNEES, {"task_ids": ids}
     ):
-        current[task_id].add(str(user_id))
-    ever: dict[uuid.UUID, set[str]] = {i: set() for i in ids}
-    for task_id, inspectors, previous in await session.execute(
-        select(
-            AssignmentHistoryEntry.task_id,
-            AssignmentHistoryEntry.inspector_ids,
-            AssignmentHistoryEntry.previous_inspector_ids,
-        ).where(AssignmentHistoryEntry.task_id.in_(ids))
-    ):
-        ever[task_id].update(inspectors, previous)
-    return {
-        task_id: TaskState(
-            task_id, status.value, current[task_id], ever[task_id] - current[task_id], uscc, version
-        )
-        for task_id, status, version, uscc in rows
-    }
+        state = found.get(task_id)
+        if state is None:
+            state = found[task_id] = TaskState(task_id, status.value, set(), set(), uscc, version)
+        if user_id is not None:
+            state.assignees.add(str(user_id))
+    user = str(for_user)
+    not_held = [t for t, state in found.items() if user not in state.assignees]
+    if not_held:
+        for task_id, inspectors, previous in await session.execute(
+            _PAST_ASSIGNEES, {"task_ids": not_held}
+        ):
+            found[task_id].past_assignees.update(inspectors, previous)
+        for state in found.values():
+            state.past_assignees -= state.assignees
+    return found
 
 
 @dataclass
@@ -241,15 +257,12 @@ def prescan(raws: Iterable[bytes], *, after: int) -> Prescan:
     return found
 
 
-async def device_last_seq(session: AsyncSession, device_id: uuid.UUID) -> int | None:
-    """The device's place in the order; ``None`` before its first push."""
-    last_seq: int | None = await session.scalar(
-        select(DeviceSync.last_seq).where(DeviceSync.device_id == device_id)
-    )
-    return last_seq
-
-
-_RECORD_COLUMNS = (
+_DEVICE_LAST_SEQ = select(DeviceSync.last_seq).where(DeviceSync.device_id == bindparam("device_id"))
+_OUTCOMES = select(MutationLogEntry.mutation_id, MutationLogEntry.outcome).where(
+    MutationLogEntry.device_id == bindparam("device_id"),
+    MutationLogEntry.mutation_id.in_(bindparam("ids", expanding=True)),
+)
+_RECORDS = select(
     SyncRecord.entity,
     SyncRecord.id,
     SyncRecord.task_id,
@@ -258,32 +271,42 @@ _RECORD_COLUMNS = (
     SyncRecord.deleted,
     SyncRecord.created_by,
     SyncRecord.deleted_by,
+).where(
+    # two IN lists over the primary key (entity, id): both databases seek the index with them,
+    # where a row-value IN made SQLite scan the whole table
+    SyncRecord.entity.in_(bindparam("entities", expanding=True)),
+    SyncRecord.id.in_(bindparam("ids", expanding=True)),
 )
 
 
+async def device_last_seq(session: AsyncSession, device_id: uuid.UUID) -> int | None:
+    """The device's place in the order; ``None`` before its first push."""
+    last_seq: int | None = await session.scalar(_DEVICE_LAST_SEQ, {"device_id": device_id})
+    return last_seq
+
+
 async def load_workspace(
-    session: AsyncSession, seq: int, device_id: uuid.UUID, last_seq: int, scan: Prescan
+    session: AsyncSession,
+    seq: int,
+    device_id: uuid.UUID,
+    user_id: uuid.UUID,
+    last_seq: int,
+    scan: Prescan,
 ) -> Workspace:
     ws = Workspace(seq=seq)
     ws.last_seqs[str(device_id)] = last_seq
     if scan.ids:
         for mutation_id, outcome in await session.execute(
-            select(MutationLogEntry.mutation_id, MutationLogEntry.outcome).where(
-                MutationLogEntry.device_id == device_id, MutationLogEntry.mutation_id.in_(scan.ids)
-            )
+            _OUTCOMES, {"device_id": device_id, "ids": sorted(scan.ids)}
         ):
             ws.outcomes[(str(device_id), mutation_id)] = outcome
-    ws.tasks.update(await task_states(session, scan.tasks))
+    ws.tasks.update(await task_states(session, scan.tasks, for_user=user_id))
     if scan.records:
-        # two IN lists over the primary key (entity, id): both databases seek the index with them,
-        # where a row-value IN made SQLite scan the whole table
         entities = sorted({entity for entity, _ in scan.records})
         ids = sorted({record_id for _, record_id in scan.records})
         for start in range(0, len(ids), 400):
             rows = await session.execute(
-                select(*_RECORD_COLUMNS).where(
-                    SyncRecord.entity.in_(entities), SyncRecord.id.in_(ids[start : start + 400])
-                )
+                _RECORDS, {"entities": entities, "ids": ids[start : start + 400]}
             )
             for row in rows:
                 key = (row.entity, row.id)
