@@ -15,7 +15,7 @@ Errors::
 
 from __future__ import annotations
 
-from ._canonical import canonical_digest, canonical_json
+from ._canonical import canonical_digest, canonical_json, check_canonical
 from ._engine import DELETED, Device, Engine, Peek, PushOutcome, peek
 from ._entities import ENTITIES, EntitySpec
 from ._errors import CanonicalFormError, InvalidHlc, InvalidMutation, SyncError
@@ -83,6 +83,7 @@ __all__ = [
     "TaskState",
     "canonical_digest",
     "canonical_json",
+    "check_canonical",
     "content_hash",
     "is_stale",
     "peek",

@@ -15,8 +15,19 @@ import rfc8785
 from ._errors import CanonicalFormError
 
 
+def _check_text(value: str, path: str) -> None:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CanonicalFormError(f"{path}: text that is not valid Unicode") from exc
+
+
 def _check(value: Any, path: str) -> None:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    if isinstance(value, str):
+        _check_text(value, path)
+        return
+    if isinstance(value, bool) or value is None:
         return
     if isinstance(value, int):
         if abs(value) > 2**53 - 1:
@@ -30,6 +41,7 @@ def _check(value: Any, path: str) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CanonicalFormError(f"{path}: object keys must be strings")
+            _check_text(key, path)
             _check(item, f"{path}.{key}")
         return
     if isinstance(value, Sequence):
@@ -37,6 +49,11 @@ def _check(value: Any, path: str) -> None:
             _check(item, f"{path}[{index}]")
         return
     raise CanonicalFormError(f"{path}: {type(value).__name__} is not JSON")
+
+
+def check_canonical(value: Any) -> None:
+    """Raise :class:`CanonicalFormError` unless ``value`` has a canonical form (JSON types, no floats)."""
+    _check(value, "$")
 
 
 def canonical_json(value: Any) -> bytes:

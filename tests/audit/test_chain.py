@@ -92,7 +92,7 @@ async def test_a_rolled_back_transaction_leaves_no_event(
     assert [e.subject_id for e in await _events(session_maker)] == ["kept", "also kept"]
 
 
-async def test_floats_are_refused_before_anything_is_written(
+async def test_unhashable_details_are_refused_before_anything_is_written(
     session_maker: Maker, clock: FixedClock
 ) -> None:
     from sync import CanonicalFormError
@@ -105,6 +105,14 @@ async def test_floats_are_refused_before_anything_is_written(
                 subject_id="f",
                 details={"lat": 25.9},
             )
+        for unhashable in ({"name": "a\ud800"}, {"\udfff": 1}, {"at": clock.now()}):
+            with pytest.raises(CanonicalFormError):
+                Audit(session, clock, Actor.system()).record(
+                    AuditAction.FILE_ACCEPTED,
+                    subject_kind="file",
+                    subject_id="f",
+                    details=unhashable,
+                )
 
 
 async def test_concurrent_writers_get_one_order(session_maker: Maker, clock: FixedClock) -> None:

@@ -18,9 +18,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend.db.models import AuditChainHead, AuditEvent
@@ -83,38 +83,57 @@ def event_hash(row: AuditEvent | EventDraft, *, seq: int, prev_hash: str) -> str
     return canonical_digest(canonical_event(row, seq=seq, prev_hash=prev_hash))
 
 
-def append(session: Session, drafts: Sequence[EventDraft]) -> list[AuditEvent]:
-    """Append ``drafts`` after the head, holding the head row's lock until the transaction ends."""
-    head = session.execute(
-        select(AuditChainHead).where(AuditChainHead.id == HEAD_ID).with_for_update()
-    ).scalar_one()
-    written: list[AuditEvent] = []
+_HEAD = (
+    select(AuditChainHead.seq, AuditChainHead.hash)
+    .where(AuditChainHead.id == HEAD_ID)
+    .with_for_update()
+)
+_HEADS = cast(Table, AuditChainHead.__table__)
+_MOVE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.id == HEAD_ID)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+_INSERT_EVENTS = insert(cast(Table, AuditEvent.__table__))
+
+
+def append(session: Session, drafts: Sequence[EventDraft]) -> int:
+    """Append ``drafts`` after the head, holding the head row's lock until the transaction ends.
+
+    Returns the new head's sequence number. Core statements: the trail is written on every
+    request that changes something, and is never read back in the same transaction.
+    """
+    head = session.execute(_HEAD).one()
+    seq, prev_hash = int(head.seq), str(head.hash)
+    rows: list[dict[str, Any]] = []
     for draft in drafts:
-        seq = head.seq + 1
-        digest = event_hash(draft, seq=seq, prev_hash=head.hash)
-        row = AuditEvent(
-            seq=seq,
-            at=draft.at,
-            actor_user_id=draft.actor_user_id,
-            actor_device_id=draft.actor_device_id,
-            actor_role=draft.actor_role,
-            action=draft.action,
-            subject_kind=draft.subject_kind,
-            subject_id=draft.subject_id,
-            task_id=draft.task_id,
-            request_id=draft.request_id,
-            reason=draft.reason,
-            before_digest=draft.before_digest,
-            after_digest=draft.after_digest,
-            details=draft.details,
-            prev_hash=head.hash,
-            hash=digest,
+        seq += 1
+        digest = event_hash(draft, seq=seq, prev_hash=prev_hash)
+        rows.append(
+            {
+                "seq": seq,
+                "at": draft.at,
+                "actor_user_id": draft.actor_user_id,
+                "actor_device_id": draft.actor_device_id,
+                "actor_role": draft.actor_role,
+                "action": draft.action,
+                "subject_kind": draft.subject_kind,
+                "subject_id": draft.subject_id,
+                "task_id": draft.task_id,
+                "request_id": draft.request_id,
+                "reason": draft.reason,
+                "before_digest": draft.before_digest,
+                "after_digest": draft.after_digest,
+                "details": draft.details,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
         )
-        session.add(row)
-        head.seq, head.hash = seq, digest
-        written.append(row)
-    session.flush()
-    return written
+        prev_hash = digest
+    if rows:
+        session.execute(_INSERT_EVENTS, rows)
+        session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
+    return seq
 
 
 # --- anchors: the head recorded outside the database ----------------------------------

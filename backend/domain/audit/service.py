@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from backend.clock import Clock
 from backend.db.engine import write_intent
-from sync import canonical_digest
+from sync import canonical_digest, check_canonical
 
 from . import chain
 from .actions import AuditAction
@@ -135,9 +135,8 @@ class Audit:
             after=after,
             details=details,
         )
-        canonical_digest(
-            chain.canonical_event(draft, seq=0, prev_hash=chain.GENESIS_HASH)
-        )  # refuse floats now
+        # refuse what cannot be hashed (a float, a non-JSON value) now, not at commit
+        check_canonical(chain.canonical_event(draft, seq=0, prev_hash=chain.GENESIS_HASH))
         sync_session = self.session.sync_session
         transaction = sync_session.get_nested_transaction() or sync_session.get_transaction()
         sync_session.info.setdefault(_PENDING, []).append(_Pending(draft, transaction))

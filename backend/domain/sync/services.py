@@ -403,7 +403,6 @@ class SyncService:
                 subject_kind="task" if task_id else "mutation",
                 subject_id=task_id or mutation_ids[0],
                 task_id=task_id,
-                after={"mutation_ids": mutation_ids},
                 details={"count": len(mutation_ids), "mutation_ids": mutation_ids},
             )
 
