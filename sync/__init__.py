@@ -16,7 +16,7 @@ Errors::
 from __future__ import annotations
 
 from ._canonical import canonical_digest, canonical_json, check_canonical
-from ._engine import DELETED, Device, Engine, Peek, PushOutcome, peek
+from ._engine import DELETED, Device, Engine, Peek, PushOutcome, peek, place
 from ._entities import ENTITIES, EntitySpec
 from ._errors import CanonicalFormError, InvalidHlc, InvalidMutation, SyncError
 from ._hlc import MAX_DRIFT_MS, SERVER_NODE, Hlc, HybridClock, Observed
@@ -87,6 +87,7 @@ __all__ = [
     "content_hash",
     "is_stale",
     "peek",
+    "place",
     "server_record_id",
     "signed_content",
 ]

@@ -110,6 +110,27 @@ class Peek(NamedTuple):
     """Whatever fields could be read (a store loads what they name)."""
 
 
+class _Place(msgspec.Struct):
+    id: Any = None
+    seq: Any = None
+
+
+_PLACE = msgspec.json.Decoder(_Place)
+
+
+def place(raw: bytes) -> tuple[str | None, int | None] | None:
+    """A mutation's id and seq as :func:`peek` reads them, without reading the rest.
+
+    ``None`` when ``raw`` is not a JSON object (then only :func:`peek` can say). Enough to
+    skip a mutation at or below the device's ``last_seq``, the whole of a replayed push.
+    """
+    try:
+        found = _PLACE.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    return _loose_id(found.id), _int(found.seq)
+
+
 def peek(raw: bytes) -> Peek:
     """Read a pushed mutation as leniently as the engine does when it does not decode.
 
@@ -134,6 +155,12 @@ class Engine:
         last = self.store.last_seq(device.client_id)
         outcome = PushOutcome(last_seq=last, expected_seq=None)
         for raw in raws:
+            known = place(raw)
+            if known is not None and known[1] is not None and known[1] <= outcome.last_seq:
+                outcome.results.append(
+                    MutationResult(mutation_id=known[0], seq=known[1], outcome="skipped")
+                )
+                continue
             try:
                 mutation: Mutation | None = msgspec.json.decode(raw, type=Mutation)
                 error: InvalidMutation | None = None

@@ -48,3 +48,28 @@ def test_a_record_brought_back_gets_a_new_version_even_when_its_edit_loses() -> 
     record = replica.store.records[("finding", rid)]
     assert not record.deleted and record.version > tombstone
     assert [r.id for r in replica.pull("b", cursor).records if r.entity == "finding"] == [rid]
+
+
+def test_place_reads_id_and_seq_as_peek_does() -> None:
+    """The cheap reading that skips replayed mutations agrees with the lenient one."""
+    from sync import peek, place
+
+    mid = uuid.uuid4()
+    raws = [
+        b'{"id": "%s", "seq": 3, "payload": {"seq": 9}}' % str(mid).upper().encode(),
+        b'{"id": "%s", "seq": true}' % mid.hex.encode(),
+        b'{"id": "not-a-uuid", "seq": 0}',
+        b'{"seq": 12345678901234567890, "id": 7}',
+        b'{"id": null}',
+        b'{"seq": 2, "seq": 5, "id": "a", "id": "b"}',
+        b"[1, 2]",
+        b'"{\\"id\\": \\"x\\", \\"seq\\": 4}"',
+        b'{"id": "x", "seq": 4',
+    ]
+    for raw in raws:
+        known = place(raw)
+        lenient = peek(raw)
+        if known is None:
+            assert not raw.lstrip().startswith(b"{") or not raw.rstrip().endswith(b"}"), raw
+        else:
+            assert known == (lenient.mutation_id, lenient.seq), raw

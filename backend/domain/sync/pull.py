@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -33,6 +33,14 @@ from .schemas import PulledConflict, PulledRecord, PulledRejection, PulledTask, 
 from .services import check_envelope
 from .store import META_ID
 
+# the head of the change sequence, the epoch and the device's place in one statement
+_WHERE_WE_ARE = (
+    select(SyncMeta.seq, SyncMeta.epoch, DeviceSync.last_seq)
+    .select_from(SyncMeta)
+    .outerjoin(DeviceSync, DeviceSync.device_id == bindparam("device_id"))
+    .where(SyncMeta.id == META_ID)
+)
+
 
 class PullService:
     def __init__(self, session: AsyncSession, clock: Clock) -> None:
@@ -45,11 +53,8 @@ class PullService:
         if session.bind.dialect.name == "postgresql":
             # one snapshot for every statement of the pull (SQLite's read transaction is one already)
             await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        meta = await session.get(SyncMeta, META_ID)
-        assert meta is not None, "the sync counter row is made by the migrations"
-        device = await session.get(DeviceSync, principal.device_id)
-        last_seq = device.last_seq if device else 0
-        head = meta.seq
+        where = (await session.execute(_WHERE_WE_ARE, {"device_id": principal.device_id})).one()
+        head, epoch, last_seq = int(where.seq), str(where.epoch), int(where.last_seq or 0)
         cursor = request.cursor
         reset = cursor > head or (
             request.until is not None and (request.until > head or request.until < cursor)
@@ -60,7 +65,7 @@ class PullService:
         first_page = request.until is None or reset
         if cursor == until and not reset:  # nothing new: the common answer to a phone that polls
             return PullResponse(
-                server_epoch=meta.epoch,
+                server_epoch=epoch,
                 reset=False,
                 cursor=cursor,
                 next_cursor=cursor,
@@ -197,7 +202,7 @@ class PullService:
         assigned_since = {task_id for task_id, version in assignments if version > origin}
         whole = {t.id for t in page_tasks if origin == 0 or t.id in assigned_since}
         return PullResponse(
-            server_epoch=meta.epoch,
+            server_epoch=epoch,
             reset=reset,
             cursor=cursor,
             next_cursor=next_cursor,
