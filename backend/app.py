@@ -38,6 +38,7 @@ from backend.domain.objects.controllers import InspectionObjectController
 from backend.domain.people.controllers import MeController, TeamConflictController
 from backend.domain.sync.controllers import DeviceController, SyncController
 from backend.domain.sync.team import DeviceAdminController, TeamSyncController
+from backend.domain.sync.writer import PushWriter
 from backend.domain.tasks.controllers import (
     TaskController,
     TeamAssignmentController,
@@ -87,12 +88,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         echo=settings.database_echo,
     )
     session_maker = async_sessionmaker(engine, expire_on_commit=False)
+    the_clock = clock or SystemClock()
     ctx = AppContext(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=the_clock,
         engine=engine,
         session_maker=session_maker,
         login_source=DemoLoginSource(settings.demo_password) if settings.demo_mode else None,
+        push_writer=PushWriter(session_maker, the_clock),
     )
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,
@@ -132,8 +135,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             write_intent_middleware,
         ],
         state=State({"ctx": ctx}),
-        on_startup=[ctx.load_signing_key, anchoring.start],
-        on_shutdown=[anchoring.stop, dispose_engine],
+        on_startup=[ctx.load_signing_key, anchoring.start, ctx.push_writer.start],
+        on_shutdown=[ctx.push_writer.stop, anchoring.stop, dispose_engine],
         openapi_config=OpenAPIConfig(
             title="掌上监管 API",
             version="1",

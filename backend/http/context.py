@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from backend.clock import Clock
 from backend.domain.auth.login_sources import LoginSource
 from backend.domain.auth.tokens import TokenSigner
+from backend.domain.sync.writer import PushWriter
 from backend.settings import Settings
 
 
@@ -19,6 +20,7 @@ class AppContext:
     engine: AsyncEngine
     session_maker: async_sessionmaker[AsyncSession]
     login_source: LoginSource | None
+    push_writer: PushWriter
     _signer: TokenSigner | None = field(default=None, repr=False)
 
     @property

@@ -12,13 +12,13 @@ from litestar.status_codes import HTTP_200_OK
 
 from backend.db.models import Device, DeviceSync
 from backend.errors import DeviceOwnedByAnotherUser
-from backend.http.deps import AuditUnit, Caller, Ctx, DbSession
-from backend.http.security import requires_inspector
+from backend.http.deps import Caller, Ctx, DbSession
+from backend.http.security import request_id_of, requires_inspector
 from sync import PullRequest, PushEnvelope, PushRequest, PushResponse
 
 from .pull import PullService
 from .schemas import DeviceOut, PullResponse
-from .services import SyncService
+from .services import check_envelope
 
 
 class RegisterDevice(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -73,13 +73,16 @@ class SyncController(Controller):
         request: Request[Any, Any, Any],
         principal: Caller,
         ctx: Ctx,
-        db_session: DbSession,
-        audit: AuditUnit,
     ) -> PushResponse:
-        """Apply this device's pending mutations in order, once each; what cannot apply is stored as rejected."""
+        """Apply this device's pending mutations in order, once each; what cannot apply is stored as rejected.
+
+        The answer comes once the push is durable. Pushes that arrive together are committed
+        together (``backend.domain.sync.writer``).
+        """
         # each mutation is read from the bytes as they arrived, so a rejected one is kept verbatim
         envelope = msgspec.json.decode(await request.body(), type=PushRequest)
-        return await SyncService(db_session, ctx.clock, audit).push(principal, envelope)
+        check_envelope(envelope.protocol_version, envelope.client_id, principal)
+        return await ctx.push_writer.push(principal, envelope, request_id_of(request))
 
     @post("/pull", operation_id="syncPull", status_code=HTTP_200_OK, opt={"read_only": True})
     async def pull(

@@ -1,0 +1,149 @@
+"""Pushes applied in groups: the pushes that arrive together share one transaction and one commit.
+
+A push is small work around a durable commit (an fsync of the WAL on SQLite, of the WAL on
+PostgreSQL too) and the counter's lock, which serialises every push anyway. When phones
+come back into coverage together — the morning sync, the end of a market inspection — many
+pushes wait for that lock at once. The writer takes whatever is waiting (up to a limit),
+applies each push in a savepoint of one transaction, in arrival order, and commits once:
+one fsync, one turn of the counter's lock and one append to the audit chain for the group.
+
+Nothing about a push changes: it is applied exactly as alone (the engine sees the pushes
+before it in the group as it would have seen them committed), its answer is sent only after
+the commit that makes it durable, and a push that fails rolls back to its savepoint and gets
+its own error while the others commit. A failed commit fails every push of the group; the
+phones send them again and the engine answers what had applied as duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.clock import Clock
+from backend.db.engine import write_intent
+from backend.domain.audit.service import Actor, Audit
+from backend.domain.auth.principal import Principal
+from backend.errors import DomainError
+from sync import PushRequest, PushResponse
+
+from .services import SyncService
+
+logger = logging.getLogger(__name__)
+
+MAX_GROUP = 32
+"""At most this many pushes share a transaction (each holds at most 500 mutations)."""
+
+
+class ServerStopping(DomainError):
+    status = 503
+    code = "server-stopping"
+    title = "The server is stopping; send it again shortly"
+
+
+@dataclass
+class _Job:
+    principal: Principal
+    request: PushRequest
+    request_id: str | None
+    done: asyncio.Future[PushResponse] = field(repr=False)
+
+
+class PushWriter:
+    """The app's one writer of pushes (started and stopped with the app)."""
+
+    def __init__(self, session_maker: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._session_maker = session_maker
+        self._clock = clock
+        self._queue: asyncio.Queue[_Job] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.groups = 0
+        """How many transactions the writer has committed (for tests and the benchmark)."""
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(self._queue), name="sync-push-writer")
+
+    async def stop(self) -> None:
+        """Finish the pushes already waiting, then stop; later pushes are refused with 503."""
+        queue, task = self._queue, self._task
+        self._queue = None
+        if queue is not None and task is not None:
+            drained = asyncio.create_task(queue.join())
+            await asyncio.wait([drained, task], return_when=asyncio.FIRST_COMPLETED)
+            for pending in (drained, task):
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pending
+
+    async def push(
+        self, principal: Principal, request: PushRequest, request_id: str | None
+    ) -> PushResponse:
+        """Queue the push and wait until it is committed (or has failed on its own)."""
+        queue = self._queue
+        if queue is None:
+            raise ServerStopping("服务器正在停止，请稍后重新同步")
+        job = _Job(principal, request, request_id, asyncio.get_running_loop().create_future())
+        queue.put_nowait(job)
+        # a caller that goes away does not take the push back: it applies, and the phone's
+        # next push of the same mutations is answered from the log
+        return await asyncio.shield(job.done)
+
+    async def _run(self, queue: asyncio.Queue[_Job]) -> None:
+        while True:
+            group = [await queue.get()]
+            while len(group) < MAX_GROUP and not queue.empty():
+                group.append(queue.get_nowait())
+            try:
+                await self._apply(group)
+            except Exception as exc:  # the commit itself, or the database gone
+                logger.exception("a group of %d pushes could not be committed", len(group))
+                for job in group:
+                    _settle(job, exc)
+            finally:
+                for _ in group:
+                    queue.task_done()
+
+    async def _apply(self, group: list[_Job]) -> None:
+        applied: list[tuple[_Job, PushResponse]] = []
+        with write_intent():
+            async with self._session_maker() as session, session.begin():
+                for job in group:
+                    audit = Audit(
+                        session=session,
+                        clock=self._clock,
+                        actor=_actor(job.principal),
+                        request_id=job.request_id,
+                        session_maker=self._session_maker,
+                    )
+                    try:
+                        async with session.begin_nested():
+                            response = await SyncService(session, self._clock, audit).push(
+                                job.principal, job.request
+                            )
+                    except Exception as exc:
+                        logger.exception("push from device %s failed", job.principal.device_id)
+                        _settle(job, exc)
+                        continue
+                    applied.append((job, response))
+        self.groups += 1
+        for job, response in applied:
+            if not job.done.done():
+                job.done.set_result(response)
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor(
+        role=principal.role.value, user_id=principal.user_id, device_id=principal.device_id
+    )
+
+
+def _settle(job: _Job, exc: BaseException) -> None:
+    if not job.done.done():
+        job.done.set_exception(exc)
+
+
+__all__ = ["MAX_GROUP", "PushWriter", "ServerStopping"]
