@@ -1,0 +1,98 @@
+"""The push writer: pushes waiting together commit together, and each still stands alone."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import msgspec
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.clock import FixedClock
+from backend.db.models import Device, MutationLogEntry, Role, SyncRecord
+from backend.domain.auth.principal import Principal
+from backend.domain.sync.writer import PushWriter, ServerStopping
+from sync import PushRequest
+from tests.world import World, build_world
+
+Maker = async_sessionmaker[AsyncSession]
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def world(session_maker: Maker, clock: FixedClock) -> World:
+    return await build_world(session_maker, clock)
+
+
+async def device_of(maker: Maker, clock: FixedClock, user_id: uuid.UUID) -> Principal:
+    device_id = uuid.uuid4()
+    async with maker() as session, session.begin():
+        session.add(Device(id=device_id, user_id=user_id, name="测试机", last_seen_at=clock.now()))
+    return Principal(user_id=user_id, device_id=device_id, role=Role.INSPECTOR)
+
+
+def finding_push(p: Principal, task_id: uuid.UUID, seqs: range) -> PushRequest:
+    mutations: list[Any] = [
+        {
+            "id": str(uuid.uuid4()),
+            "client_id": str(p.device_id),
+            "seq": seq,
+            "hlc": f"{1_796_000_000_000 + seq:015d}.000000.{p.device_id}",
+            "kind": "create",
+            "entity": "finding",
+            "entity_id": str(uuid.uuid4()),
+            "task_id": str(task_id),
+            "payload": {"text": f"发现{seq}"},
+        }
+        for seq in seqs
+    ]
+    body = {
+        "protocol_version": 1,
+        "app_version": "test",
+        "client_id": str(p.device_id),
+        "mutations": mutations,
+    }
+    return msgspec.json.decode(msgspec.json.encode(body), type=PushRequest)
+
+
+async def count(maker: Maker, model: type) -> int:
+    async with maker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_waiting_pushes_share_one_commit_and_fail_alone(
+    session_maker: Maker, clock: FixedClock, world: World
+) -> None:
+    a = await device_of(session_maker, clock, world["amr_a"])
+    b = await device_of(session_maker, clock, world["amr_b"])
+    # a device that was never registered: its state row cannot be written (foreign key)
+    ghost = Principal(user_id=world["amr_a"], device_id=uuid.uuid4(), role=Role.INSPECTOR)
+    records_before = await count(session_maker, SyncRecord)
+    writer = PushWriter(session_maker, clock)
+    await writer.start()
+    try:
+        results = await asyncio.gather(
+            writer.push(a, finding_push(a, world["t1"], range(1, 4)), "r-a"),
+            writer.push(ghost, finding_push(ghost, world["t1"], range(1, 3)), "r-ghost"),
+            writer.push(b, finding_push(b, world["t1"], range(1, 6)), "r-b"),
+            return_exceptions=True,
+        )
+        assert writer.groups == 1  # all three were waiting when the writer woke
+        ok_a, failed, ok_b = results
+        assert not isinstance(ok_a, BaseException) and not isinstance(ok_b, BaseException)
+        assert isinstance(failed, Exception)
+        assert [r.outcome for r in ok_a.results] == ["applied"] * 3
+        assert ok_b.last_seq == 5
+        assert await count(session_maker, SyncRecord) == records_before + 8
+        assert await count(session_maker, MutationLogEntry) == 8
+        # the same push again: answered from the log, nothing applied twice
+        again = await writer.push(a, finding_push(a, world["t1"], range(1, 4)), "r-a2")
+        assert [r.outcome for r in again.results] == ["skipped"] * 3
+        assert await count(session_maker, SyncRecord) == records_before + 8
+    finally:
+        await writer.stop()
+    with pytest.raises(ServerStopping):
+        await writer.push(a, finding_push(a, world["t1"], range(4, 5)), "late")
