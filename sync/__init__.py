@@ -16,7 +16,7 @@ Errors::
 from __future__ import annotations
 
 from ._canonical import canonical_digest, canonical_json, check_canonical
-from ._engine import DELETED, Device, Engine, Peek, PushOutcome, peek, place
+from ._engine import DELETED, Device, Engine, Peek, Place, PushOutcome, peek, place
 from ._entities import ENTITIES, EntitySpec
 from ._errors import CanonicalFormError, InvalidHlc, InvalidMutation, SyncError
 from ._hlc import MAX_DRIFT_MS, SERVER_NODE, Hlc, HybridClock, Observed
@@ -66,6 +66,7 @@ __all__ = [
     "MutationResult",
     "Observed",
     "Peek",
+    "Place",
     "PullRequest",
     "Pulled",
     "PushEnvelope",

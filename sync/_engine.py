@@ -110,25 +110,36 @@ class Peek(NamedTuple):
     """Whatever fields could be read (a store loads what they name)."""
 
 
-class _Place(msgspec.Struct):
+class Place(msgspec.Struct):
+    """A mutation's id and seq as they stand in its JSON, read without the rest."""
+
     id: Any = None
     seq: Any = None
 
+    @property
+    def mutation_id(self) -> str | None:
+        """The id as :func:`peek` reads it (canonical when it is a UUID)."""
+        return _loose_id(self.id)
 
-_PLACE = msgspec.json.Decoder(_Place)
+    @property
+    def position(self) -> int | None:
+        """The seq as :func:`peek` reads it: its place in the device's order, if it has one."""
+        return _int(self.seq)
 
 
-def place(raw: bytes) -> tuple[str | None, int | None] | None:
+_PLACE = msgspec.json.Decoder(Place)
+
+
+def place(raw: bytes) -> Place | None:
     """A mutation's id and seq as :func:`peek` reads them, without reading the rest.
 
     ``None`` when ``raw`` is not a JSON object (then only :func:`peek` can say). Enough to
     skip a mutation at or below the device's ``last_seq``, the whole of a replayed push.
     """
     try:
-        found = _PLACE.decode(raw)
+        return _PLACE.decode(raw)
     except msgspec.DecodeError:
         return None
-    return _loose_id(found.id), _int(found.seq)
 
 
 def peek(raw: bytes) -> Peek:
@@ -156,9 +167,10 @@ class Engine:
         outcome = PushOutcome(last_seq=last, expected_seq=None)
         for raw in raws:
             known = place(raw)
-            if known is not None and known[1] is not None and known[1] <= outcome.last_seq:
+            position = known.position if known is not None else None
+            if known is not None and position is not None and position <= outcome.last_seq:
                 outcome.results.append(
-                    MutationResult(mutation_id=known[0], seq=known[1], outcome="skipped")
+                    MutationResult(mutation_id=known.mutation_id, seq=position, outcome="skipped")
                 )
                 continue
             try:

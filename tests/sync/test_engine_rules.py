@@ -72,4 +72,4 @@ def test_place_reads_id_and_seq_as_peek_does() -> None:
         if known is None:
             assert not raw.lstrip().startswith(b"{") or not raw.rstrip().endswith(b"}"), raw
         else:
-            assert known == (lenient.mutation_id, lenient.seq), raw
+            assert (known.mutation_id, known.position) == (lenient.mutation_id, lenient.seq), raw

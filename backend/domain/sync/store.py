@@ -236,7 +236,8 @@ def prescan(raws: Iterable[bytes], *, after: int) -> Prescan:
     found = Prescan(set(), set(), set(), set(), {})
     for raw in raws:
         known = place(raw)  # cheap: most of a replayed push ends here
-        if known is not None and known[1] is not None and known[1] <= after:
+        position = known.position if known is not None else None
+        if position is not None and position <= after:
             continue  # already in the order: the engine answers "skipped" from last_seq alone
         mutation_id, seq, data = peek(raw)
         if seq is not None and seq <= after:
