@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.clock import FixedClock
@@ -92,6 +93,12 @@ async def test_waiting_pushes_share_one_commit_and_fail_alone(
         again = await writer.push(a, finding_push(a, world["t1"], range(1, 4)), "r-a2")
         assert [r.outcome for r in again.results] == ["skipped"] * 3
         assert await count(session_maker, SyncRecord) == records_before + 8
+        # a push that fails alone fails alone, and the writer goes on
+        with pytest.raises(IntegrityError):  # the device's state row has no device
+            await writer.push(ghost, finding_push(ghost, world["t1"], range(1, 2)), "r-ghost2")
+        after = await writer.push(b, finding_push(b, world["t1"], range(6, 7)), "r-b2")
+        assert [r.outcome for r in after.results] == ["applied"]
+        assert await count(session_maker, SyncRecord) == records_before + 9
     finally:
         await writer.stop()
     with pytest.raises(ServerStopping):

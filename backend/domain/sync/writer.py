@@ -99,8 +99,8 @@ class PushWriter:
                 group.append(queue.get_nowait())
             try:
                 await self._apply(group)
-            except Exception as exc:  # the commit itself, or the database gone
-                logger.exception("a group of %d pushes could not be committed", len(group))
+            except Exception as exc:  # a lone push, the commit itself, or the database gone
+                logger.exception("a group of %d push(es) failed and was rolled back", len(group))
                 for job in group:
                     _settle(job, exc)
             finally:
@@ -119,12 +119,16 @@ class PushWriter:
                         request_id=job.request_id,
                         session_maker=self._session_maker,
                     )
+                    service = SyncService(session, self._clock, audit)
                     try:
-                        async with session.begin_nested():
-                            response = await SyncService(session, self._clock, audit).push(
-                                job.principal, job.request
-                            )
+                        if len(group) == 1:  # alone, its transaction is its savepoint
+                            response = await service.push(job.principal, job.request)
+                        else:
+                            async with session.begin_nested():
+                                response = await service.push(job.principal, job.request)
                     except Exception as exc:
+                        if len(group) == 1:
+                            raise
                         logger.exception("push from device %s failed", job.principal.device_id)
                         _settle(job, exc)
                         continue
