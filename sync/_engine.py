@@ -131,7 +131,7 @@ _PLACE = msgspec.json.Decoder(Place)
 
 
 def place(raw: bytes) -> Place | None:
-    """A mutation's id and seq as :func:`peek` reads them, without reading the rest.
+    """A mutation's top-level id and seq, without reading the rest (:func:`peek` agrees).
 
     ``None`` when ``raw`` is not a JSON object (then only :func:`peek` can say). Enough to
     skip a mutation at or below the device's ``last_seq``, the whole of a replayed push.
@@ -150,6 +150,9 @@ def peek(raw: bytes) -> Peek:
     and which ids it will look up.
     """
     loose = _lenient(raw)
+    known = place(raw)
+    if known is not None:  # a JSON object: its own top-level id and seq, whatever else it holds
+        return Peek(known.mutation_id, known.position, loose)
     return Peek(_loose_id(loose.get("id")), _int(loose.get("seq")), loose)
 
 

@@ -4,8 +4,7 @@ aiosqlite runs each SQLite connection in its own thread and hands it work throug
 SQLAlchemy's adapter makes four such hand-overs for every statement (open a cursor, execute,
 fetch, close), each a thread switch and an event-loop wake-up: about 0.1 ms apiece on the
 project's machine, most of the cost of a simple query. This adapter sends the whole statement
-as one function (``_run``) and so makes one trip; ``executemany`` likewise; a rollback with no
-transaction open (the pool's reset of a connection that has committed) makes none. Everything else
+as one function (``_run``) and so makes one trip; ``executemany`` likewise. Everything else
 (connections, transactions, errors, server-side cursors) is SQLAlchemy's own.
 
 It is passed to the engine as its DBAPI module (``create_async_engine(..., module=DBAPI)``);
@@ -89,15 +88,6 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
-
-    def rollback(self) -> None:
-        # The pool rolls back every connection it takes back; most have just committed.
-        # ``in_transaction`` only reads SQLite's autocommit flag, safe from any thread.
-        driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        connection = driver._connection
-        if connection is not None and not connection.in_transaction:
-            return
-        super().rollback()
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
         if server_side:

@@ -65,6 +65,8 @@ def test_place_reads_id_and_seq_as_peek_does() -> None:
         b"[1, 2]",
         b'"{\\"id\\": \\"x\\", \\"seq\\": 4}"',
         b'{"id": "x", "seq": 4',
+        # text that is not UTF-8 deep inside: the top-level seq still counts, not the first "seq"
+        b'{"payload": {"seq": 9, "t": "\xff"}, "id": "%s", "seq": 3}' % str(mid).encode(),
     ]
     for raw in raws:
         known = place(raw)
@@ -73,3 +75,5 @@ def test_place_reads_id_and_seq_as_peek_does() -> None:
             assert not raw.lstrip().startswith(b"{") or not raw.rstrip().endswith(b"}"), raw
         else:
             assert (known.mutation_id, known.position) == (lenient.mutation_id, lenient.seq), raw
+    broken = peek(raws[-1])
+    assert (broken.mutation_id, broken.seq) == (str(mid), 3)

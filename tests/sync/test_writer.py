@@ -9,12 +9,13 @@ from typing import Any
 import msgspec
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.clock import FixedClock
 from backend.db.models import Device, MutationLogEntry, Role, SyncRecord
 from backend.domain.auth.principal import Principal
+from backend.domain.sync.services import SyncService
 from backend.domain.sync.writer import PushWriter, ServerStopping
 from sync import PushRequest
 from tests.world import World, build_world
@@ -103,3 +104,64 @@ async def test_waiting_pushes_share_one_commit_and_fail_alone(
         await writer.stop()
     with pytest.raises(ServerStopping):
         await writer.push(a, finding_push(a, world["t1"], range(4, 5)), "late")
+
+
+async def test_a_push_that_breaks_the_transaction_fails_alone(
+    session_maker: Maker, clock: FixedClock, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite may roll the whole transaction back on an I/O error: the others apply again."""
+    a = await device_of(session_maker, clock, world["amr_a"])
+    b = await device_of(session_maker, clock, world["amr_b"])
+    c = await device_of(session_maker, clock, world["amr_a"])  # a second phone of hers
+    original = SyncService.apply
+
+    async def breaking(
+        self: SyncService, principal: Principal, request: PushRequest, *, seq: int, epoch: str
+    ) -> tuple[Any, int]:
+        if principal.device_id == b.device_id:
+            connection = await self._session.connection()
+            if connection.dialect.name == "sqlite":
+                await connection.exec_driver_sql("ROLLBACK")  # what SQLite does on SQLITE_IOERR
+            raise OperationalError("INSERT …", {}, Exception("disk I/O error"))
+        return await original(self, principal, request, seq=seq, epoch=epoch)
+
+    monkeypatch.setattr(SyncService, "apply", breaking)
+    writer = PushWriter(session_maker, clock)
+    await writer.start()
+    try:
+        first, broken, third = await asyncio.gather(
+            writer.push(a, finding_push(a, world["t1"], range(1, 3)), "r-a"),
+            writer.push(b, finding_push(b, world["t1"], range(1, 3)), "r-b"),
+            writer.push(c, finding_push(c, world["t1"], range(1, 4)), "r-c"),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.stop()
+    assert isinstance(broken, OperationalError)
+    assert not isinstance(first, BaseException) and not isinstance(third, BaseException)
+    assert [r.outcome for r in first.results + third.results] == ["applied"] * 5
+    async with session_maker() as session:
+        logged = (
+            await session.execute(
+                select(MutationLogEntry.device_id, func.count()).group_by(
+                    MutationLogEntry.device_id
+                )
+            )
+        ).all()
+    assert dict(logged) == {a.device_id: 2, c.device_id: 3}
+
+
+async def test_a_group_is_bounded_by_its_mutations(
+    session_maker: Maker, clock: FixedClock, world: World
+) -> None:
+    phones = [await device_of(session_maker, clock, world["amr_a"]) for _ in range(6)]
+    writer = PushWriter(session_maker, clock)
+    await writer.start()
+    try:
+        answers = await asyncio.gather(
+            *(writer.push(p, finding_push(p, world["t1"], range(1, 501)), "r") for p in phones)
+        )
+    finally:
+        await writer.stop()
+    assert all(len(x.results) == 500 for x in answers)
+    assert writer.groups == 2  # 4 × 500 reach the bound; the other two make a second group

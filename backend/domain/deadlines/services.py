@@ -79,6 +79,9 @@ class DeadlineService:
         With ``announce`` a task whose deadlines moved gets a new change sequence, so phones pull it
         (a push, which numbers its own changes, passes ``announce=False``).
         """
+        # the counter first, before any task row: every writer of synced data takes them in
+        # this order (a push holds the counter while it updates tasks), so none waits in a cycle
+        meta = await lock_counter(self._session) if announce else None
         calendar = await load_calendar(self._session)
         query = select(Task, Plan).join(Plan, Plan.id == Task.plan_id)
         if task_ids is None:
@@ -90,8 +93,7 @@ class DeadlineService:
             for task, plan in (await self._session.execute(query)).all()
             if apply(task, plan, calendar)
         ]
-        if announce and moved:
-            meta = await lock_counter(self._session)
+        if meta is not None:
             for task in moved:
                 meta.seq += 1
                 task.sync_version = meta.seq

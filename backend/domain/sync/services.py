@@ -147,10 +147,23 @@ class SyncService:
         self._audit = audit
 
     async def push(self, principal: Principal, request: PushRequest) -> PushResponse:
+        """Apply one push in the session's transaction, taking and advancing the change counter."""
+        seq, epoch = await take_counter(self._session)
+        response, new_seq = await self.apply(principal, request, seq=seq, epoch=epoch)
+        if new_seq != seq:
+            await store_counter(self._session, new_seq)
+        return response
+
+    async def apply(
+        self, principal: Principal, request: PushRequest, *, seq: int, epoch: str
+    ) -> tuple[PushResponse, int]:
+        """Apply one push after change ``seq``, the counter's lock being held; the new ``seq`` comes back.
+
+        The caller stores the counter (a group of pushes stores it once).
+        """
         check_envelope(request.protocol_version, request.client_id, principal)
         session = self._session
         raws = [bytes(raw) for raw in request.mutations]
-        seq, epoch = await take_counter(session)
         stored_last_seq = await device_last_seq(session, principal.device_id)
         last_seq = stored_last_seq or 0
         scan = prescan(raws, after=last_seq)
@@ -163,8 +176,6 @@ class SyncService:
         )
         now = self._clock.now()
         await self._write_back(ws, principal, scan.task_of, now)
-        if ws.seq != seq:
-            await store_counter(session, ws.seq)
         state: dict[str, Any] = {
             "k_device_id": principal.device_id,
             "last_seq": outcome.last_seq,
@@ -176,12 +187,13 @@ class SyncService:
         }
         await session.execute(_INSERT_DEVICE if stored_last_seq is None else _UPDATE_DEVICE, state)
         self._audit_results(outcome.results, scan.task_of)
-        return PushResponse(
+        response = PushResponse(
             server_epoch=epoch,
             last_seq=outcome.last_seq,
             expected_seq=outcome.expected_seq,
             results=outcome.results,
         )
+        return response, ws.seq
 
     async def _write_back(
         self,

@@ -4,14 +4,16 @@ A push is small work around a durable commit (an fsync of the WAL on SQLite, of 
 PostgreSQL too) and the counter's lock, which serialises every push anyway. When phones
 come back into coverage together — the morning sync, the end of a market inspection — many
 pushes wait for that lock at once. The writer takes whatever is waiting (up to a limit),
-applies each push in a savepoint of one transaction, in arrival order, and commits once:
+applies the pushes one after another in one transaction, in arrival order, and commits once:
 one fsync, one turn of the counter's lock and one append to the audit chain for the group.
 
 Nothing about a push changes: it is applied exactly as alone (the engine sees the pushes
-before it in the group as it would have seen them committed), its answer is sent only after
-the commit that makes it durable, and a push that fails rolls back to its savepoint and gets
-its own error while the others commit. A failed commit fails every push of the group; the
-phones send them again and the engine answers what had applied as duplicates.
+before it in the group as it would have seen them committed) and its answer is sent only
+after the commit that makes it durable. A push that fails (which the engine's rules make
+rare: a bad mutation is stored as rejected, not raised) rolls the group back and gets its own
+error; the others are applied again in a new transaction. A failed commit fails every push
+of the group; the phones send them again and the engine answers what had applied from the
+log.
 """
 
 from __future__ import annotations
@@ -31,11 +33,17 @@ from backend.errors import DomainError
 from sync import PushRequest, PushResponse
 
 from .services import SyncService
+from .store import store_counter, take_counter
 
 logger = logging.getLogger(__name__)
 
 MAX_GROUP = 32
-"""At most this many pushes share a transaction (each holds at most 500 mutations)."""
+"""At most this many pushes share a transaction …"""
+MAX_GROUP_MUTATIONS = 2000
+"""… and at most about this many mutations (a push of up to 500 joins while under it): a group
+holds SQLite's one write lock well under a second, so other writers are not kept waiting."""
+STOP_TIMEOUT_S = 30.0
+"""How long stopping waits for the pushes already queued."""
 
 
 class ServerStopping(DomainError):
@@ -73,11 +81,15 @@ class PushWriter:
         self._queue = None
         if queue is not None and task is not None:
             drained = asyncio.create_task(queue.join())
-            await asyncio.wait([drained, task], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                [drained, task], timeout=STOP_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            )
             for pending in (drained, task):
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pending
+            while not queue.empty():  # never started: not stored, its phone sends it again
+                _settle(queue.get_nowait(), ServerStopping("服务器正在停止，请稍后重新同步"))
 
     async def push(
         self, principal: Principal, request: PushRequest, request_id: str | None
@@ -95,48 +107,74 @@ class PushWriter:
     async def _run(self, queue: asyncio.Queue[_Job]) -> None:
         while True:
             group = [await queue.get()]
-            while len(group) < MAX_GROUP and not queue.empty():
+            size = len(group[0].request.mutations)
+            while len(group) < MAX_GROUP and size < MAX_GROUP_MUTATIONS and not queue.empty():
                 group.append(queue.get_nowait())
+                size += len(group[-1].request.mutations)
             try:
                 await self._apply(group)
-            except Exception as exc:  # a lone push, the commit itself, or the database gone
-                logger.exception("a group of %d push(es) failed and was rolled back", len(group))
+            except asyncio.CancelledError:  # stopped mid-group: rolled back, not stored
                 for job in group:
-                    _settle(job, exc)
+                    _settle(job, ServerStopping("服务器正在停止，请稍后重新同步"))
+                raise
+            except Exception as exc:  # the commit itself, or the database gone
+                logger.exception("a group of %d push(es) could not be committed", len(group))
+                for job in group:
+                    _settle(job, PushNotStored("同步数据未能保存，请稍后重新同步"), cause=exc)
             finally:
                 for _ in group:
                     queue.task_done()
 
     async def _apply(self, group: list[_Job]) -> None:
-        applied: list[tuple[_Job, PushResponse]] = []
-        with write_intent():
-            async with self._session_maker() as session, session.begin():
-                for job in group:
-                    audit = Audit(
-                        session=session,
-                        clock=self._clock,
-                        actor=_actor(job.principal),
-                        request_id=job.request_id,
-                        session_maker=self._session_maker,
-                    )
-                    service = SyncService(session, self._clock, audit)
-                    try:
-                        if len(group) == 1:  # alone, its transaction is its savepoint
-                            response = await service.push(job.principal, job.request)
-                        else:
-                            async with session.begin_nested():
-                                response = await service.push(job.principal, job.request)
-                    except Exception as exc:
-                        if len(group) == 1:
-                            raise
-                        logger.exception("push from device %s failed", job.principal.device_id)
-                        _settle(job, exc)
-                        continue
-                    applied.append((job, response))
-        self.groups += 1
-        for job, response in applied:
-            if not job.done.done():
-                job.done.set_result(response)
+        """Apply the group in one transaction; a push that fails is answered alone, the rest again."""
+        while group:
+            failed: tuple[int, Exception] | None = None
+            applied: list[tuple[_Job, PushResponse]] = []
+            try:
+                with write_intent():
+                    async with self._session_maker() as session, session.begin():
+                        seq, epoch = await take_counter(session)
+                        start = seq
+                        for index, job in enumerate(group):
+                            audit = Audit(
+                                session=session,
+                                clock=self._clock,
+                                actor=_actor(job.principal),
+                                request_id=job.request_id,
+                                session_maker=self._session_maker,
+                            )
+                            service = SyncService(session, self._clock, audit)
+                            try:
+                                response, seq = await service.apply(
+                                    job.principal, job.request, seq=seq, epoch=epoch
+                                )
+                            except Exception as exc:
+                                failed = (index, exc)
+                                raise _RollBack from exc
+                            applied.append((job, response))
+                        if seq != start:
+                            await store_counter(session, seq)
+            except _RollBack:
+                assert failed is not None
+                index, error = failed
+                logger.warning(
+                    "push from device %s failed; %d other push(es) of its group are applied again",
+                    group[index].principal.device_id,
+                    len(group) - 1,
+                    exc_info=error,
+                )
+                _settle(group[index], error)
+                group = group[:index] + group[index + 1 :]
+                continue
+            self.groups += 1
+            for job, response in applied:
+                if not job.done.done():
+                    job.done.set_result(response)
+            return
+
+
+class _RollBack(Exception):
+    """One push of the group failed: the group's transaction is rolled back."""
 
 
 def _actor(principal: Principal) -> Actor:
@@ -145,9 +183,15 @@ def _actor(principal: Principal) -> Actor:
     )
 
 
-def _settle(job: _Job, exc: BaseException) -> None:
+class PushNotStored(Exception):
+    """The group's commit failed: nothing of the push is stored (the phone sends it again)."""
+
+
+def _settle(job: _Job, exc: BaseException, *, cause: BaseException | None = None) -> None:
+    if cause is not None:
+        exc.__cause__ = cause
     if not job.done.done():
         job.done.set_exception(exc)
 
 
-__all__ = ["MAX_GROUP", "PushWriter", "ServerStopping"]
+__all__ = ["MAX_GROUP", "MAX_GROUP_MUTATIONS", "PushNotStored", "PushWriter", "ServerStopping"]
