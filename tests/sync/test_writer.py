@@ -16,6 +16,7 @@ from backend.clock import FixedClock
 from backend.db.models import Device, MutationLogEntry, Role, SyncRecord
 from backend.domain.auth.principal import Principal
 from backend.domain.sync.services import SyncService
+from backend.domain.sync.store import Turn
 from backend.domain.sync.writer import PushWriter, ServerStopping
 from sync import PushRequest
 from tests.world import World, build_world
@@ -116,14 +117,14 @@ async def test_a_push_that_breaks_the_transaction_fails_alone(
     original = SyncService.apply
 
     async def breaking(
-        self: SyncService, principal: Principal, request: PushRequest, *, seq: int, epoch: str
-    ) -> tuple[Any, int]:
+        self: SyncService, principal: Principal, request: PushRequest, turn: Turn
+    ) -> Any:
         if principal.device_id == b.device_id:
             connection = await self._session.connection()
             if connection.dialect.name == "sqlite":
                 await connection.exec_driver_sql("ROLLBACK")  # what SQLite does on SQLITE_IOERR
             raise OperationalError("INSERT …", {}, Exception("disk I/O error"))
-        return await original(self, principal, request, seq=seq, epoch=epoch)
+        return await original(self, principal, request, turn)
 
     monkeypatch.setattr(SyncService, "apply", breaking)
     writer = PushWriter(session_maker, clock)

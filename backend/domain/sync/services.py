@@ -39,16 +39,17 @@ from sync import (
 )
 
 from .store import (
+    Turn,
     Workspace,
     device_last_seq,
+    end_turn,
     load_workspace,
     lock_counter,
     prescan,
     register_to_json,
     side_to_json,
-    store_counter,
     table_of,
-    take_counter,
+    take_turn,
 )
 
 
@@ -122,22 +123,6 @@ _UPDATE_RECORDS = (
     )
 )
 _INSERT_LOG = insert(table_of(MutationLogEntry))
-_DEVICES = table_of(DeviceSync)
-_DEVICE_STATE: dict[str, Any] = {
-    name: bindparam(name)
-    for name in (
-        "last_seq",
-        "pending_mutations",
-        "pending_files",
-        "oldest_pending_at",
-        "last_push_at",
-        "app_version",
-    )
-}
-_INSERT_DEVICE = insert(_DEVICES).values(device_id=bindparam("k_device_id"), **_DEVICE_STATE)
-_UPDATE_DEVICE = (
-    update(_DEVICES).where(_DEVICES.c.device_id == bindparam("k_device_id")).values(**_DEVICE_STATE)
-)
 
 
 class SyncService:
@@ -148,27 +133,29 @@ class SyncService:
 
     async def push(self, principal: Principal, request: PushRequest) -> PushResponse:
         """Apply one push in the session's transaction, taking and advancing the change counter."""
-        seq, epoch = await take_counter(self._session)
-        response, new_seq = await self.apply(principal, request, seq=seq, epoch=epoch)
-        if new_seq != seq:
-            await store_counter(self._session, new_seq)
+        turn = await take_turn(self._session, [principal.device_id])
+        response = await self.apply(principal, request, turn)
+        await end_turn(self._session, turn)
         return response
 
-    async def apply(
-        self, principal: Principal, request: PushRequest, *, seq: int, epoch: str
-    ) -> tuple[PushResponse, int]:
-        """Apply one push after change ``seq``, the counter's lock being held; the new ``seq`` comes back.
+    async def apply(self, principal: Principal, request: PushRequest, turn: Turn) -> PushResponse:
+        """Apply one push in ``turn`` (the counter's lock held); ``end_turn`` writes what it leaves.
 
-        The caller stores the counter (a group of pushes stores it once).
+        A group of pushes shares one turn: the counter and the devices' states are read and
+        written once for the group.
         """
         check_envelope(request.protocol_version, request.client_id, principal)
         session = self._session
         raws = [bytes(raw) for raw in request.mutations]
-        stored_last_seq = await device_last_seq(session, principal.device_id)
-        last_seq = stored_last_seq or 0
+        if principal.device_id not in turn.stored:  # not named when the turn was taken
+            stored = await device_last_seq(session, principal.device_id)
+            turn.stored[principal.device_id] = stored is not None
+            if stored is not None:
+                turn.places[principal.device_id] = stored
+        last_seq = turn.places.get(principal.device_id, 0)
         scan = prescan(raws, after=last_seq)
         ws = await load_workspace(
-            session, seq, principal.device_id, principal.user_id, last_seq, scan
+            session, turn.seq, principal.device_id, principal.user_id, last_seq, scan
         )
         wall = lambda: int(self._clock.now().timestamp() * 1000)  # noqa: E731
         outcome = Engine(ws, HybridClock(wall)).push(
@@ -176,7 +163,9 @@ class SyncService:
         )
         now = self._clock.now()
         await self._write_back(ws, principal, scan.task_of, now)
-        state: dict[str, Any] = {
+        turn.seq = ws.seq
+        turn.places[principal.device_id] = outcome.last_seq
+        turn.states[principal.device_id] = {
             "k_device_id": principal.device_id,
             "last_seq": outcome.last_seq,
             "pending_mutations": request.pending_mutations,
@@ -185,15 +174,13 @@ class SyncService:
             "last_push_at": now,
             "app_version": request.app_version,
         }
-        await session.execute(_INSERT_DEVICE if stored_last_seq is None else _UPDATE_DEVICE, state)
         self._audit_results(outcome.results, scan.task_of)
-        response = PushResponse(
-            server_epoch=epoch,
+        return PushResponse(
+            server_epoch=turn.epoch,
             last_seq=outcome.last_seq,
             expected_seq=outcome.expected_seq,
             results=outcome.results,
         )
-        return response, ws.seq
 
     async def _write_back(
         self,

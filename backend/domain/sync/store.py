@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import (
@@ -281,6 +281,65 @@ _RECORDS = select(
     SyncRecord.entity.in_(bindparam("entities", expanding=True)),
     SyncRecord.id.in_(bindparam("ids", expanding=True)),
 )
+
+
+_DEVICE_PLACES = select(DeviceSync.device_id, DeviceSync.last_seq).where(
+    DeviceSync.device_id.in_(bindparam("device_ids", expanding=True))
+)
+_DEVICES = table_of(DeviceSync)
+_DEVICE_STATE: dict[str, Any] = {
+    name: bindparam(name)
+    for name in (
+        "last_seq",
+        "pending_mutations",
+        "pending_files",
+        "oldest_pending_at",
+        "last_push_at",
+        "app_version",
+    )
+}
+_INSERT_DEVICE = insert(_DEVICES).values(device_id=bindparam("k_device_id"), **_DEVICE_STATE)
+_UPDATE_DEVICE = (
+    update(_DEVICES).where(_DEVICES.c.device_id == bindparam("k_device_id")).values(**_DEVICE_STATE)
+)
+
+
+@dataclass
+class Turn:
+    """What pushes share while they hold the change counter: written back once, at the end."""
+
+    seq: int
+    epoch: str
+    start: int
+    stored: dict[uuid.UUID, bool]
+    """Device → whether its state row exists (the devices named when the turn was taken)."""
+    places: dict[uuid.UUID, int]
+    """Device → its ``last_seq`` as the pushes so far have left it."""
+    states: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    """Device → its state to write at the end of the turn (the last push's)."""
+
+
+async def take_turn(session: AsyncSession, device_ids: Iterable[uuid.UUID]) -> Turn:
+    """Take the counter's lock; read the counter and the devices' places (one statement each)."""
+    seq, epoch = await take_counter(session)
+    ids = sorted(set(device_ids))
+    places = {
+        device_id: int(last_seq)
+        for device_id, last_seq in await session.execute(_DEVICE_PLACES, {"device_ids": ids})
+    }
+    return Turn(seq, epoch, seq, {d: d in places for d in ids}, places)
+
+
+async def end_turn(session: AsyncSession, turn: Turn) -> None:
+    """Store the counter and the devices' states the pushes of the turn left."""
+    if turn.seq != turn.start:
+        await store_counter(session, turn.seq)
+    new = [s for d, s in turn.states.items() if not turn.stored.get(d, False)]
+    old = [s for d, s in turn.states.items() if turn.stored.get(d, False)]
+    if new:
+        await session.execute(_INSERT_DEVICE, new)
+    if old:
+        await session.execute(_UPDATE_DEVICE, old)
 
 
 async def device_last_seq(session: AsyncSession, device_id: uuid.UUID) -> int | None:

@@ -33,7 +33,7 @@ from backend.errors import DomainError
 from sync import PushRequest, PushResponse
 
 from .services import SyncService
-from .store import store_counter, take_counter
+from .store import end_turn, take_turn
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +133,7 @@ class PushWriter:
             try:
                 with write_intent():
                     async with self._session_maker() as session, session.begin():
-                        seq, epoch = await take_counter(session)
-                        start = seq
+                        turn = await take_turn(session, [j.principal.device_id for j in group])
                         for index, job in enumerate(group):
                             audit = Audit(
                                 session=session,
@@ -145,15 +144,12 @@ class PushWriter:
                             )
                             service = SyncService(session, self._clock, audit)
                             try:
-                                response, seq = await service.apply(
-                                    job.principal, job.request, seq=seq, epoch=epoch
-                                )
+                                response = await service.apply(job.principal, job.request, turn)
                             except Exception as exc:
                                 failed = (index, exc)
                                 raise _RollBack from exc
                             applied.append((job, response))
-                        if seq != start:
-                            await store_counter(session, seq)
+                        await end_turn(session, turn)
             except _RollBack:
                 assert failed is not None
                 index, error = failed
