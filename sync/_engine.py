@@ -142,15 +142,15 @@ def place(raw: bytes) -> Place | None:
         return None
 
 
-def peek(raw: bytes) -> Peek:
+def peek(raw: bytes, *, placed: Place | None = None) -> Peek:
     """Read a pushed mutation as leniently as the engine does when it does not decode.
 
     When it does decode, its id and seq read the same, so a store can tell from ``peek``
     which mutations the engine will skip (``seq`` at or below the device's ``last_seq``)
-    and which ids it will look up.
+    and which ids it will look up. ``placed`` is :func:`place` of ``raw`` if already read.
     """
     loose = _lenient(raw)
-    known = place(raw)
+    known = placed if placed is not None else place(raw)
     if known is not None:  # a JSON object: its own top-level id and seq, whatever else it holds
         return Peek(known.mutation_id, known.position, loose)
     return Peek(_loose_id(loose.get("id")), _int(loose.get("seq")), loose)
@@ -165,11 +165,17 @@ class Engine:
 
     # --- the push ---------------------------------------------------------------------
 
-    def push(self, device: Device, raws: Sequence[bytes]) -> PushOutcome:
+    def push(
+        self,
+        device: Device,
+        raws: Sequence[bytes],
+        places: Sequence[Place | None] | None = None,
+    ) -> PushOutcome:
+        """Apply ``raws`` in order. ``places``, when given, is :func:`place` of each (already read)."""
         last = self.store.last_seq(device.client_id)
         outcome = PushOutcome(last_seq=last, expected_seq=None)
-        for raw in raws:
-            known = place(raw)
+        for index, raw in enumerate(raws):
+            known = place(raw) if places is None else places[index]
             position = known.position if known is not None else None
             if known is not None and position is not None and position <= outcome.last_seq:
                 outcome.results.append(

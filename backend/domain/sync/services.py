@@ -159,7 +159,7 @@ class SyncService:
         )
         wall = lambda: int(self._clock.now().timestamp() * 1000)  # noqa: E731
         outcome = Engine(ws, HybridClock(wall)).push(
-            Device(request.client_id, str(principal.user_id)), raws
+            Device(request.client_id, str(principal.user_id)), raws, scan.places
         )
         now = self._clock.now()
         await self._write_back(ws, principal, scan.task_of, now)

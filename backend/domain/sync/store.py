@@ -28,7 +28,7 @@ from backend.db.models import (
     Task,
     TaskAssignment,
 )
-from sync import Conflict, Record, Register, ReplicaStore, Side, TaskState, peek, place
+from sync import Conflict, Place, Record, Register, ReplicaStore, Side, TaskState, peek, place
 
 META_ID = 1
 
@@ -221,6 +221,8 @@ class Prescan(msgspec.Struct):
     conflicts: set[uuid.UUID]
     task_of: dict[str, uuid.UUID]
     """Mutation id → the task it names (for the mutation log and the audit trail)."""
+    places: list[Place | None]
+    """``sync.place`` of each mutation, for the engine."""
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -233,13 +235,14 @@ def _uuid(value: Any) -> uuid.UUID | None:
 
 
 def prescan(raws: Iterable[bytes], *, after: int) -> Prescan:
-    found = Prescan(set(), set(), set(), set(), {})
+    found = Prescan(set(), set(), set(), set(), {}, [])
     for raw in raws:
         known = place(raw)  # cheap: most of a replayed push ends here
+        found.places.append(known)
         position = known.position if known is not None else None
         if position is not None and position <= after:
             continue  # already in the order: the engine answers "skipped" from last_seq alone
-        mutation_id, seq, data = peek(raw)
+        mutation_id, seq, data = peek(raw, placed=known)
         if seq is not None and seq <= after:
             continue
         if mutation_id is not None:
