@@ -85,10 +85,15 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "\\u0000")
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+
+
 def _loose_id(value: Any) -> str | None:
     """A mutation id read from something that did not decode: canonical when it is a UUID."""
     if value is None:
         return None
+    if isinstance(value, str) and _CANONICAL_UUID.match(value):
+        return value  # already what str(uuid.UUID(value)) gives
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
