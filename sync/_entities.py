@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ._errors import InvalidMutation
@@ -22,8 +23,10 @@ Check = Callable[[Any], bool]
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
+_EARLIEST, _LATEST = 1900, 2999
+"""Instants outside these years are typing errors, not inspections."""
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _COORD = re.compile(r"^-?\d{1,3}\.\d{6}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -42,6 +45,40 @@ def pattern(regex: re.Pattern[str], *, optional: bool = True) -> Check:
         if v is None:
             return optional
         return isinstance(v, str) and regex.match(v) is not None
+
+    return check
+
+
+def instant(*, optional: bool = True) -> Check:
+    """An RFC 3339 time with its offset that names a real moment the server can store in UTC."""
+
+    def check(v: Any) -> bool:
+        if v is None:
+            return optional
+        if not isinstance(v, str) or _INSTANT.fullmatch(v) is None:
+            return False
+        try:
+            moment = datetime.fromisoformat(v.replace("Z", "+00:00")).astimezone(UTC)
+        except (ValueError, OverflowError):  # 2026-02-30, or beyond year 9999 in UTC
+            return False
+        return _EARLIEST <= moment.year <= _LATEST
+
+    return check
+
+
+def day(*, optional: bool = True) -> Check:
+    """A calendar date (YYYY-MM-DD) that exists."""
+
+    def check(v: Any) -> bool:
+        if v is None:
+            return optional
+        if not isinstance(v, str) or _DATE.fullmatch(v) is None:
+            return False
+        try:
+            date.fromisoformat(v)
+        except ValueError:
+            return False
+        return True
 
     return check
 
@@ -130,8 +167,8 @@ ENTITIES: dict[str, EntitySpec] = {
                 "verification_methods": codes(),
                 "requested_documents": codes(),
                 "business_remarks": text(2000),
-                "checked_at": pattern(_INSTANT),
-                "entered_at": pattern(_INSTANT),
+                "checked_at": instant(),
+                "entered_at": instant(),
             },
             server_made=True,
             deletable=False,
@@ -150,7 +187,7 @@ ENTITIES: dict[str, EntitySpec] = {
             {
                 "original_digest": pattern(_DIGEST),
                 "evidence_digest": pattern(_DIGEST, optional=False),
-                "taken_at": pattern(_INSTANT),
+                "taken_at": instant(),
                 "latitude": pattern(_COORD),
                 "longitude": pattern(_COORD),
                 "check_item_id": pattern(_UUID),
@@ -167,7 +204,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 "image_digest": pattern(_DIGEST),
                 "refused": refusal,
                 "content_hash": pattern(_DIGEST, optional=False),
-                "signed_at": pattern(_INSTANT),
+                "signed_at": instant(),
             },
             required=frozenset({"signer", "content_hash"}),
             immutable=True,
@@ -179,7 +216,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 "text": text(2000),
                 "state": one_of("未完结", "已完结"),
                 "closing_note": text(2000),
-                "closed_on": pattern(_DATE),
+                "closed_on": day(),
             },
             required=frozenset({"code"}),
         ),
@@ -196,7 +233,7 @@ ENTITIES: dict[str, EntitySpec] = {
         EntitySpec(
             "check_in",
             {
-                "at": pattern(_INSTANT, optional=False),
+                "at": instant(optional=False),
                 "latitude": pattern(_COORD),
                 "longitude": pattern(_COORD),
                 "accuracy_m": lambda v: (

@@ -11,6 +11,9 @@ import msgspec
 Kind = Literal["create", "set", "delete", "transition", "resolve_conflict"]
 ClientId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+"""A time with its offset (a phone's local time without one is ambiguous)."""
 Version = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
 
 PROTOCOL_VERSION = 1
@@ -45,9 +48,9 @@ class PushEnvelope(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     app_version: Annotated[str, msgspec.Meta(max_length=32)]
     client_id: ClientId
     mutations: Annotated[list[Any], msgspec.Meta(max_length=500)]
-    pending_mutations: Annotated[int, msgspec.Meta(ge=0)] = 0
-    pending_files: Annotated[int, msgspec.Meta(ge=0)] = 0
-    oldest_pending_at: datetime | None = None
+    pending_mutations: Count = 0
+    pending_files: Count = 0
+    oldest_pending_at: Instant | None = None
 
 
 class PushRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -56,9 +59,9 @@ class PushRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     client_id: ClientId
     mutations: Annotated[list[msgspec.Raw], msgspec.Meta(max_length=500)]
     """Each decoded on its own: one that cannot be decoded is stored as rejected, verbatim."""
-    pending_mutations: Annotated[int, msgspec.Meta(ge=0)] = 0
-    pending_files: Annotated[int, msgspec.Meta(ge=0)] = 0
-    oldest_pending_at: datetime | None = None
+    pending_mutations: Count = 0
+    pending_files: Count = 0
+    oldest_pending_at: Instant | None = None
 
 
 Outcome = Literal["applied", "conflict", "duplicate", "rejected", "amendment", "skipped"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
@@ -19,6 +19,15 @@ def compare_type(
     if isinstance(metadata_type, TypeDecorator):
         return False
     return None
+
+
+def render_item(type_: str, obj: Any, _autogen_context: Any) -> str | Literal[False]:
+    """Migrations name the storage, not the application's classes: ``Uuid`` is written as GUID."""
+    from backend.db.models._base import Uuid
+
+    if type_ == "type" and isinstance(obj, Uuid):
+        return "advanced_alchemy.types.guid.GUID(length=16)"
+    return False
 
 
 def alembic_config(url: str) -> Config:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.db.engine import create_engine
-from backend.db.migrate import compare_type
+from backend.db.migrate import compare_type, render_item
 from backend.db.models import Base
 
 config: Any = context.config
@@ -28,6 +28,7 @@ def _configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=Base.metadata,
         compare_type=compare_type,
+        render_item=render_item,
         render_as_batch=True,
         version_table="alembic_version",
         transactional_ddl=True,  # SQLite too: a failed migration leaves nothing half done

@@ -236,6 +236,19 @@ async def test_envelope_errors(client: Client, world: World) -> None:
         await client.post("/api/v1/sync/pull", json={"protocol_version": 1}, headers=a.headers)
     ).status_code == 400
     assert (await client.post("/api/v1/sync/push", json=body)).status_code == 401
+    # what the device says it holds must be storable: a time with its offset, counts that fit
+    mine = {**body, "client_id": a.device}
+    for bad in (
+        {"oldest_pending_at": "2026-11-30T09:12:00"},
+        {"pending_mutations": 2**31},
+        {"pending_files": -1},
+    ):
+        r = await client.post("/api/v1/sync/push", json={**mine, **bad}, headers=a.headers)
+        assert r.status_code == 400, (bad, r.text)
+    good = {"oldest_pending_at": "2026-11-30T09:12:00+08:00", "pending_mutations": 3}
+    assert (
+        await client.post("/api/v1/sync/push", json={**mine, **good}, headers=a.headers)
+    ).status_code == 200
     op = await client.post(
         "/api/v1/auth/login",
         json={"username": "op", "password": PASSWORD, "device_id": str(uuid.uuid4())},

@@ -77,3 +77,23 @@ def test_place_reads_id_and_seq_as_peek_does() -> None:
             assert (known.mutation_id, known.position) == (lenient.mutation_id, lenient.seq), raw
     broken = peek(raws[-1])
     assert (broken.mutation_id, broken.seq) == (str(mid), 3)
+
+
+def test_times_and_dates_must_name_a_real_moment() -> None:
+    from sync import ENTITIES
+
+    at = ENTITIES["check_in"].fields["at"]
+    assert at("2026-11-30T10:00:00+08:00") and at("2026-11-30T02:00:00.123Z")
+    for bad in (
+        "2026-02-30T10:00:00+08:00",  # no such day
+        "9999-12-31T23:59:59-10:00",  # past year 9999 in UTC
+        "0001-01-01T00:00:00+08:00",  # before year 1 in UTC
+        "1850-01-01T00:00:00+08:00",  # a typing error, not an inspection
+        "2026-11-30T10:00:00+08:00\n",
+        "2026-11-30T10:00:00",  # no offset
+        "2026-11-30T25:00:00Z",
+    ):
+        assert not at(bad), bad
+    closed_on = ENTITIES["measure"].fields["closed_on"]
+    assert closed_on("2026-11-30") and closed_on(None)
+    assert not closed_on("2026-02-30") and not closed_on("2026-11-30\n")

@@ -96,7 +96,7 @@ async def test_waiting_pushes_share_one_commit_and_fail_alone(
         assert [r.outcome for r in again.results] == ["skipped"] * 3
         assert await count(session_maker, SyncRecord) == records_before + 8
         # a push that fails alone fails alone, and the writer goes on
-        with pytest.raises(IntegrityError):  # the device's state row has no device
+        with pytest.raises(IntegrityError):  # its mutations name a device that was never registered
             await writer.push(ghost, finding_push(ghost, world["t1"], range(1, 2)), "r-ghost2")
         after = await writer.push(b, finding_push(b, world["t1"], range(6, 7)), "r-b2")
         assert [r.outcome for r in after.results] == ["applied"]
@@ -166,3 +166,46 @@ async def test_a_group_is_bounded_by_its_mutations(
         await writer.stop()
     assert all(len(x.results) == 500 for x in answers)
     assert writer.groups == 2  # 4 × 500 reach the bound; the other two make a second group
+
+
+async def test_a_state_that_cannot_be_written_fails_its_own_push(
+    session_maker: Maker, clock: FixedClock, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The devices' states are written at the end of a group: a failure there is found out
+    by applying the group's pushes one by one, and falls on its own push."""
+    import backend.domain.sync.writer as writer_module
+
+    a = await device_of(session_maker, clock, world["amr_a"])
+    b = await device_of(session_maker, clock, world["amr_b"])
+    c = await device_of(session_maker, clock, world["amr_a"])
+    original = writer_module.end_turn
+
+    async def failing(session: AsyncSession, turn: Turn) -> None:
+        if b.device_id in turn.states:
+            raise OverflowError("a value the column cannot hold")
+        await original(session, turn)
+
+    monkeypatch.setattr(writer_module, "end_turn", failing)
+    writer = PushWriter(session_maker, clock)
+    await writer.start()
+    try:
+        first, broken, third = await asyncio.gather(
+            writer.push(a, finding_push(a, world["t1"], range(1, 3)), "r-a"),
+            writer.push(b, finding_push(b, world["t1"], range(1, 3)), "r-b"),
+            writer.push(c, finding_push(c, world["t1"], range(1, 2)), "r-c"),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.stop()
+    assert isinstance(broken, OverflowError)
+    assert not isinstance(first, BaseException) and not isinstance(third, BaseException)
+    assert first.last_seq == 2 and third.last_seq == 1
+    async with session_maker() as session:
+        logged = (
+            await session.execute(
+                select(MutationLogEntry.device_id, func.count()).group_by(
+                    MutationLogEntry.device_id
+                )
+            )
+        ).all()
+    assert dict(logged) == {a.device_id: 2, c.device_id: 1}

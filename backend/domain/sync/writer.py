@@ -149,7 +149,21 @@ class PushWriter:
                                 failed = (index, exc)
                                 raise _RollBack from exc
                             applied.append((job, response))
-                        await end_turn(session, turn)
+                        try:
+                            await end_turn(session, turn)
+                        except Exception as exc:
+                            raise _Split from exc  # whose state could not be written?
+            except _Split as split:
+                if len(group) == 1:
+                    _settle(group[0], split.__cause__ or split)
+                    return
+                for job in group:  # one transaction each: the failure falls on its own push
+                    try:
+                        await self._apply([job])
+                    except Exception as exc:
+                        logger.exception("push from device %s failed", job.principal.device_id)
+                        _settle(job, exc)
+                return
             except _RollBack:
                 assert failed is not None
                 index, error = failed
@@ -169,6 +183,10 @@ class PushWriter:
             return
 
 
+class _Split(Exception):
+    """Writing the group's device states failed: the pushes are applied one by one."""
+
+
 class _RollBack(Exception):
     """One push of the group failed: the group's transaction is rolled back."""
 
@@ -179,8 +197,12 @@ def _actor(principal: Principal) -> Actor:
     )
 
 
-class PushNotStored(Exception):
+class PushNotStored(DomainError):
     """The group's commit failed: nothing of the push is stored (the phone sends it again)."""
+
+    status = 503
+    code = "push-not-stored"
+    title = "The push was not stored; send it again"
 
 
 def _settle(job: _Job, exc: BaseException, *, cause: BaseException | None = None) -> None:
