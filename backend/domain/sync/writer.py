@@ -11,9 +11,10 @@ Nothing about a push changes: it is applied exactly as alone (the engine sees th
 before it in the group as it would have seen them committed) and its answer is sent only
 after the commit that makes it durable. A push that fails (which the engine's rules make
 rare: a bad mutation is stored as rejected, not raised) rolls the group back and gets its own
-error; the others are applied again in a new transaction. A failed commit fails every push
-of the group; the phones send them again and the engine answers what had applied from the
-log.
+error; the others are applied again in a new transaction. If writing the devices' states or
+the commit fails, the group's pushes are applied again one transaction each, so that a failure
+falls on its own push; a lone push whose commit fails is answered 503 (``push-not-stored``)
+and its phone sends it again (what had applied is answered from the log).
 """
 
 from __future__ import annotations
@@ -153,17 +154,6 @@ class PushWriter:
                             await end_turn(session, turn)
                         except Exception as exc:
                             raise _Split from exc  # whose state could not be written?
-            except _Split as split:
-                if len(group) == 1:
-                    _settle(group[0], split.__cause__ or split)
-                    return
-                for job in group:  # one transaction each: the failure falls on its own push
-                    try:
-                        await self._apply([job])
-                    except Exception as exc:
-                        logger.exception("push from device %s failed", job.principal.device_id)
-                        _settle(job, exc)
-                return
             except _RollBack:
                 assert failed is not None
                 index, error = failed
@@ -176,6 +166,19 @@ class PushWriter:
                 _settle(group[index], error)
                 group = group[:index] + group[index + 1 :]
                 continue
+            except Exception as exc:  # writing the devices' states, or the commit
+                if len(group) == 1:
+                    if isinstance(exc, _Split) and exc.__cause__ is not None:
+                        raise exc.__cause__ from None
+                    raise
+                # one transaction each: whatever it was falls on its own push, if on one
+                for job in group:
+                    try:
+                        await self._apply([job])
+                    except Exception as alone:
+                        logger.exception("push from device %s failed", job.principal.device_id)
+                        _settle(job, alone)
+                return
             self.groups += 1
             for job, response in applied:
                 if not job.done.done():
