@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import msgspec
 
@@ -97,3 +98,58 @@ def test_times_and_dates_must_name_a_real_moment() -> None:
     closed_on = ENTITIES["measure"].fields["closed_on"]
     assert closed_on("2026-11-30") and closed_on(None)
     assert not closed_on("2026-02-30") and not closed_on("2026-11-30\n")
+
+
+def test_the_prescan_reads_what_the_lenient_reading_reads(monkeypatch: Any) -> None:
+    """The push's prescan decodes the common case in C; it must name what the lenient path names."""
+    import json
+
+    from backend.domain.sync import store
+
+    task, rid, cid = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    def m(**fields: Any) -> bytes:
+        base = {
+            "id": str(uuid.uuid4()),
+            "seq": 5,
+            "task_id": str(task),
+            "entity": "finding",
+            "entity_id": str(rid),
+            "payload": {"conflict_id": str(cid)},
+        }
+        return json.dumps({**base, **fields}).encode()
+
+    raws = [
+        m(),
+        m(seq=1),  # at or below last_seq: skipped, names nothing
+        m(id=str(uuid.uuid4()).upper(), task_id=task.hex, entity_id="{" + str(rid) + "}"),
+        m(task_id="not-a-uuid"),
+        m(entity=7),
+        m(entity="fin\u0000ding"),
+        m(payload=[1, 2]),
+        m(seq="6"),
+        b"[1]",
+        json.dumps(json.dumps({"id": str(uuid.uuid4()), "seq": 9})).encode(),
+        b'{"id": "x", "seq": 4',
+    ]
+    fast = store.prescan(raws, after=2)
+
+    class Never:
+        def decode(self, raw: bytes) -> Any:
+            raise msgspec.DecodeError("lenient path only")
+
+    monkeypatch.setattr(store, "_NAMES", Never())
+    lenient = store.prescan(raws, after=2)
+    assert (fast.ids, fast.tasks, fast.records, fast.conflicts, fast.task_of) == (
+        lenient.ids,
+        lenient.tasks,
+        lenient.records,
+        lenient.conflicts,
+        lenient.task_of,
+    )
+    assert [p.mutation_id if p else None for p in fast.places] == [
+        p.mutation_id if p else None for p in lenient.places
+    ]
+    assert [p.position if p else None for p in fast.places] == [
+        p.position if p else None for p in lenient.places
+    ]

@@ -234,31 +234,49 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
+class _Names(msgspec.Struct):
+    """The fields a push's mutations name, for the common case: decoded in C, UUIDs parsed."""
+
+    id: Any = None
+    seq: Any = None
+    task_id: uuid.UUID | None = None
+    entity: str | None = None
+    entity_id: uuid.UUID | None = None
+    payload: Any = None
+
+
+_NAMES = msgspec.json.Decoder(_Names)
+
+
 def prescan(raws: Iterable[bytes], *, after: int) -> Prescan:
     found = Prescan(set(), set(), set(), set(), {}, [])
     for raw in raws:
-        known = place(raw)  # cheap: most of a replayed push ends here
+        try:
+            names: _Names | None = _NAMES.decode(raw)
+        except msgspec.DecodeError:  # not an object, or a field of an odd type: read leniently
+            names = None
+        known = Place(id=names.id, seq=names.seq) if names is not None else place(raw)
         found.places.append(known)
         position = known.position if known is not None else None
         if position is not None and position <= after:
             continue  # already in the order: the engine answers "skipped" from last_seq alone
-        mutation_id, seq, data = peek(raw, placed=known)
-        if seq is not None and seq <= after:
-            continue
+        if names is not None:
+            mutation_id = known.mutation_id if known is not None else None
+            task, entity, rid, payload = names.task_id, names.entity, names.entity_id, names.payload
+        else:
+            mutation_id, seq, data = peek(raw, placed=known)
+            if seq is not None and seq <= after:
+                continue
+            task, entity = _uuid(data.get("task_id")), data.get("entity")
+            rid, payload = _uuid(data.get("entity_id")), data.get("payload")
         if mutation_id is not None:
             found.ids.add(mutation_id)
-        if (task := _uuid(data.get("task_id"))) is not None:
+        if task is not None:
             found.tasks.add(task)
             if mutation_id is not None:
                 found.task_of[mutation_id] = task
-        entity = data.get("entity")
-        if (
-            isinstance(entity, str)
-            and "\x00" not in entity
-            and (rid := _uuid(data.get("entity_id"))) is not None
-        ):
+        if isinstance(entity, str) and "\x00" not in entity and rid is not None:
             found.records.add((entity[:32], rid))
-        payload = data.get("payload")
         if isinstance(payload, dict) and (cid := _uuid(payload.get("conflict_id"))) is not None:
             found.conflicts.add(cid)
     return found
