@@ -283,7 +283,9 @@ class Engine:
         result = self._dispatch(device, m, task, stamp, raw, late="late" in flags)
         result.flags = flags
         self.store.log(
-            LogEntry(str(m.id), device.client_id, m.seq, result.outcome, tuple(flags), m.hlc)
+            LogEntry(
+                result.mutation_id, device.client_id, m.seq, result.outcome, tuple(flags), m.hlc
+            )
         )
         return result
 
@@ -356,9 +358,9 @@ class Engine:
         version = self.store.next_version()
         fields = {name: self._register(value, version, side) for name, value in m.payload.items()}
         self.store.save_record(
-            Record(m.entity, m.entity_id, m.task_id, fields, version, created_by=str(m.id))
+            Record(m.entity, m.entity_id, m.task_id, fields, version, created_by=side.mutation_id)
         )
-        return MutationResult(mutation_id=str(m.id), seq=m.seq, outcome="applied")
+        return MutationResult(mutation_id=side.mutation_id, seq=m.seq, outcome="applied")
 
     def _conflict(self, record: Record, name: str, winner: Side, loser: Side) -> None:
         self.store.save_conflict(
@@ -431,7 +433,7 @@ class Engine:
 
     def _delete(self, m: Mutation, record: Record, side: Side) -> MutationResult:
         if record.deleted:
-            return MutationResult(mutation_id=str(m.id), seq=m.seq, outcome="applied")
+            return MutationResult(mutation_id=side.mutation_id, seq=m.seq, outcome="applied")
         base = m.base_version or 0
         unseen = [
             r for r in record.fields.values() if r.version > base and r.client_id != side.client_id
@@ -445,13 +447,13 @@ class Engine:
                 Side(False, last.hlc, last.user_id, last.client_id, last.mutation_id),
                 Side(True, side.hlc, side.user_id, side.client_id, side.mutation_id),
             )
-            return MutationResult(mutation_id=str(m.id), seq=m.seq, outcome="conflict")
+            return MutationResult(mutation_id=side.mutation_id, seq=m.seq, outcome="conflict")
         record.deleted = True
         record.deleted_by = self._register(True, 0, side)
         record.version = self.store.next_version()
         record.deleted_by.version = record.version
         self.store.save_record(record)
-        return MutationResult(mutation_id=str(m.id), seq=m.seq, outcome="applied")
+        return MutationResult(mutation_id=side.mutation_id, seq=m.seq, outcome="applied")
 
     def _transition(
         self, device: Device, m: Mutation, task: TaskState, raw: bytes, *, late: bool

@@ -136,7 +136,7 @@ class EntitySpec:
     deletable: bool = True
 
     def validate(self, values: Mapping[str, Any], *, creating: bool) -> None:
-        unknown = set(values) - set(self.fields)
+        unknown = values.keys() - self.fields.keys()
         if unknown:
             raise InvalidMutation("invalid", f"{self.name} has no field(s) {sorted(unknown)}")
         for name, value in values.items():
@@ -144,7 +144,7 @@ class EntitySpec:
                 raise InvalidMutation(
                     "invalid", f"{self.name}.{name}: value not allowed: {str(value)[:80]!r}"
                 )
-        if creating:
+        if creating and self.required:
             missing = self.required - {k for k, v in values.items() if v is not None}
             if missing:
                 raise InvalidMutation("invalid", f"{self.name} needs {sorted(missing)}")
