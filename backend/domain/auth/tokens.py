@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ ALGORITHMS = ["EdDSA"]
 """The only algorithm accepted: an explicit allow-list, never taken from the token."""
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti", "sid", "gen", "role"]
 LEEWAY = timedelta(seconds=30)
+VERIFIED_KEPT = 4096
+"""How many verified access tokens the signer remembers (a few per device in use)."""
 
 
 class SigningKeyMissing(RuntimeError):
@@ -47,6 +50,7 @@ class TokenSigner:
         self.kid = hashlib.sha256(raw).hexdigest()[:16]
         self._issuer = issuer
         self._audience = audience
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
     @classmethod
     def from_file(cls, path: Path, *, generate: bool, issuer: str, audience: str) -> TokenSigner:
@@ -92,6 +96,26 @@ class TokenSigner:
         return token, expires_at
 
     def verify(self, token: str, *, now: datetime) -> AccessClaims:
+        """The token's claims, once its signature, issuer, audience and times are checked.
+
+        A phone sends the same access token with every request for its lifetime: a token
+        verified once is remembered (the last ``VERIFIED_KEPT``), and each later use checks
+        only that it has not expired. Whether its device session is still live is the
+        caller's check, every time.
+        """
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at.timestamp() + LEEWAY.total_seconds() < now.timestamp():
+                raise InvalidToken("the access token has expired")
+            self._verified.move_to_end(token)
+            return known
+        claims = self._verify(token, now=now)
+        self._verified[token] = claims
+        if len(self._verified) > VERIFIED_KEPT:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str, *, now: datetime) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("kid") != self.kid:
