@@ -16,7 +16,7 @@ from backend.http.deps import Caller, Ctx, DbSession
 from backend.http.security import request_id_of, requires_inspector
 from sync import PullRequest, PushEnvelope, PushRequest, PushResponse
 
-from .pull import PullService
+from .pull import PullService, nothing_new
 from .schemas import DeviceOut, PullResponse
 from .services import check_envelope
 
@@ -85,8 +85,11 @@ class SyncController(Controller):
         return await ctx.push_writer.push(principal, envelope, request_id_of(request))
 
     @post("/pull", operation_id="syncPull", status_code=HTTP_200_OK, opt={"read_only": True})
-    async def pull(
-        self, data: JSONBody[PullRequest], principal: Caller, ctx: Ctx, db_session: DbSession
-    ) -> PullResponse:
+    async def pull(self, data: JSONBody[PullRequest], principal: Caller, ctx: Ctx) -> PullResponse:
         """Everything that changed for me since the cursor, as one snapshot, in pages."""
-        return await PullService(db_session, ctx.clock).pull(principal, data)
+        check_envelope(data.protocol_version, data.client_id, principal)
+        quick = await nothing_new(ctx.engine, principal, data)
+        if quick is not None:
+            return quick
+        async with ctx.session_maker() as session:
+            return await PullService(session, ctx.clock).pull(principal, data)

@@ -7,12 +7,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from backend.clock import Clock
 from backend.db.models import (
+    CodeTableVersion,
     DeviceSync,
     SyncConflict,
     SyncMeta,
@@ -40,6 +41,49 @@ _WHERE_WE_ARE = (
     .outerjoin(DeviceSync, DeviceSync.device_id == bindparam("device_id"))
     .where(SyncMeta.id == META_ID)
 )
+
+
+_NEWEST_TABLES = select(CodeTableVersion.name, func.max(CodeTableVersion.version)).group_by(
+    CodeTableVersion.name
+)
+
+
+async def nothing_new(
+    engine: AsyncEngine, principal: Principal, request: PullRequest
+) -> PullResponse | None:
+    """The answer to a phone at the head that holds every code table, from one short read.
+
+    Most pulls are a phone polling with nothing new. This answers them on a plain connection
+    (no session, no ORM) and returns ``None`` for everything else, which ``PullService``
+    answers in one snapshot.
+    """
+    if request.until is not None:
+        return None
+    async with engine.connect() as connection:
+        where = (await connection.execute(_WHERE_WE_ARE, {"device_id": principal.device_id})).one()
+        if request.cursor != int(where.seq):
+            return None
+        if request.code_table_versions is not None:
+            held = request.code_table_versions
+            newest = await connection.execute(_NEWEST_TABLES)
+            if any(held.get(name) != version for name, version in newest):
+                return None
+    head = int(where.seq)
+    return PullResponse(
+        server_epoch=str(where.epoch),
+        reset=False,
+        cursor=head,
+        next_cursor=head,
+        until=head,
+        has_more=False,
+        last_seq=int(where.last_seq or 0),
+        tasks=[],
+        records=[],
+        conflicts=[],
+        rejections=[],
+        revocations=[],
+        code_tables=None,
+    )
 
 
 class PullService:
