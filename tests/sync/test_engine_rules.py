@@ -153,3 +153,21 @@ def test_the_prescan_reads_what_the_lenient_reading_reads(monkeypatch: Any) -> N
     assert [p.position if p else None for p in fast.places] == [
         p.position if p else None for p in lenient.places
     ]
+
+
+def test_a_register_is_stored_as_the_object_it_is_read_back_from() -> None:
+    from backend.db.engine import _json_text
+    from backend.domain.sync.store import register_from_json
+    from sync import Register
+
+    register = Register({"nested": [1, "二"]}, 7, "000001796000000.000001.phone", "phone", "u", "m")
+    stored = msgspec.json.decode(_json_text({"conforms": register}))
+    assert set(stored["conforms"]) == {
+        "value",
+        "version",
+        "hlc",
+        "client_id",
+        "user_id",
+        "mutation_id",
+    }
+    assert register_from_json(stored["conforms"]) == register

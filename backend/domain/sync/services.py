@@ -46,7 +46,6 @@ from .store import (
     load_workspace,
     lock_counter,
     prescan,
-    register_to_json,
     side_to_json,
     table_of,
     take_turn,
@@ -196,8 +195,10 @@ class SyncService:
         changed_records: list[dict[str, Any]] = []
         for key in ws.dirty_records:
             record = ws.records[key]
-            fields = {name: register_to_json(r) for name, r in record.fields.items()}
-            deleted_by = register_to_json(record.deleted_by) if record.deleted_by else None
+            # the registers go as they are: the JSON columns' encoder (msgspec) writes a
+            # dataclass as an object of its fields, which ``register_from_json`` reads back
+            fields = dict(record.fields)
+            deleted_by = record.deleted_by
             if key in ws.stored_records:
                 changed_records.append(
                     {

@@ -66,17 +66,6 @@ async def store_counter(session: AsyncSession, seq: int) -> None:
     await session.execute(_STORE_COUNTER, {"seq": seq})
 
 
-def register_to_json(register: Register) -> dict[str, Any]:
-    return {
-        "value": register.value,
-        "version": register.version,
-        "hlc": register.hlc,
-        "client_id": register.client_id,
-        "user_id": register.user_id,
-        "mutation_id": register.mutation_id,
-    }
-
-
 def register_from_json(data: dict[str, Any]) -> Register:
     return Register(**data)
 
