@@ -10,10 +10,11 @@ import msgspec
 from litestar import Controller, get
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import AuditEvent, Task, User
+from backend.db.paging import page_of
 from backend.domain.tasks.queries import led_team_ids, visible_to
 from backend.errors import TaskNotFound
 from backend.http.deps import Caller, DbSession
@@ -111,9 +112,8 @@ async def _page(
         where.append(AuditEvent.actor_user_id == actor_id)
     if action:
         where.append(AuditEvent.action.in_([a.value for a in action]))
-    total = await session.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0
-    rows = await session.scalars(
-        select(AuditEvent).where(*where).order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)
+    total, rows = await page_of(
+        session, AuditEvent, where, order_by=[AuditEvent.seq.desc()], limit=limit, offset=offset
     )
     return AuditPage(items=[_out(e) for e in rows], total=total, limit=limit, offset=offset)
 

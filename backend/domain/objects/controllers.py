@@ -8,9 +8,10 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, get, post
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_
 
 from backend.db.models import InspectionObject, Role
+from backend.db.paging import page_of
 from backend.http.deps import AuditUnit, Ctx, DbSession
 from backend.http.security import requires_role
 
@@ -78,18 +79,13 @@ class InspectionObjectController(Controller):
                     InspectionObject.uscc.ilike(pattern, escape="\\"),
                 )
             )
-        total = (
-            await db_session.scalar(
-                select(func.count()).select_from(InspectionObject).where(*where)
-            )
-            or 0
-        )
-        rows = await db_session.scalars(
-            select(InspectionObject)
-            .where(*where)
-            .order_by(InspectionObject.name)
-            .limit(limit)
-            .offset(offset)
+        total, rows = await page_of(
+            db_session,
+            InspectionObject,
+            where,
+            order_by=[InspectionObject.name],
+            limit=limit,
+            offset=offset,
         )
         return ObjectPage(items=[_out(o) for o in rows], total=total, limit=limit, offset=offset)
 

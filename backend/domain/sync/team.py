@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 
 from backend.db.models import (
     Device,
@@ -23,6 +23,7 @@ from backend.db.models import (
     Task,
     User,
 )
+from backend.db.paging import page_of
 from backend.domain.audit.actions import AuditAction
 from backend.domain.fields import Reason
 from backend.domain.tasks.queries import led_team_ids
@@ -171,19 +172,14 @@ class TeamSyncController(Controller):
         ]
         if status:
             where.append(SyncConflict.status == status)
-        total = (
-            await db_session.scalar(select(func.count()).select_from(SyncConflict).where(*where))
-            or 0
+        total, rows = await page_of(
+            db_session,
+            SyncConflict,
+            where,
+            order_by=[SyncConflict.version.desc()],
+            limit=limit,
+            offset=offset,
         )
-        rows = (
-            await db_session.scalars(
-                select(SyncConflict)
-                .where(*where)
-                .order_by(SyncConflict.version.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-        ).all()
         return Page(
             items=[
                 TeamConflict(
@@ -213,19 +209,14 @@ class TeamSyncController(Controller):
             SyncRejection.task_id.in_(_team_tasks(principal.user_id)),
             SyncRejection.user_id.in_(_team_members(principal.user_id)),
         )
-        total = (
-            await db_session.scalar(select(func.count()).select_from(SyncRejection).where(where))
-            or 0
+        total, rows = await page_of(
+            db_session,
+            SyncRejection,
+            [where],
+            order_by=[SyncRejection.at.desc(), SyncRejection.version.desc()],
+            limit=limit,
+            offset=offset,
         )
-        rows = (
-            await db_session.scalars(
-                select(SyncRejection)
-                .where(where)
-                .order_by(SyncRejection.at.desc(), SyncRejection.version.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-        ).all()
         return Page(
             items=[
                 TeamRejection(

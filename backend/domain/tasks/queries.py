@@ -31,6 +31,7 @@ from backend.db.models import (
     Team,
     User,
 )
+from backend.db.paging import page_of
 from backend.domain.auth.principal import Principal
 from backend.domain.codes.services import current_code_tables
 from backend.domain.deadlines.views import deadlines_of, light_for, local
@@ -127,17 +128,15 @@ async def list_tasks(
     session: AsyncSession, scope: ColumnElement[bool], flt: TaskFilter, *, now: datetime
 ) -> TaskPage:
     conditions = [scope, *flt.conditions()]
-    total = await session.scalar(select(func.count()).select_from(Task).where(*conditions)) or 0
-    tasks = (
-        await session.scalars(
-            select(Task)
-            .where(*conditions)
-            .options(selectinload(Task.object), selectinload(Task.plan))
-            .order_by(Task.due_on, Task.code)
-            .limit(flt.limit)
-            .offset(flt.offset)
-        )
-    ).all()
+    total, tasks = await page_of(
+        session,
+        Task,
+        conditions,
+        order_by=[Task.due_on, Task.code],
+        limit=flt.limit,
+        offset=flt.offset,
+        options=[selectinload(Task.object), selectinload(Task.plan)],
+    )
     ids = [t.id for t in tasks]
     inspectors = await inspectors_of(session, ids)
     item_stats = {
