@@ -70,7 +70,7 @@ class PushWriter:
         self._queue: asyncio.Queue[_Job] | None = None
         self._task: asyncio.Task[None] | None = None
         self.groups = 0
-        """How many transactions the writer has committed (for tests and the benchmark)."""
+        """How many transactions the writer has committed."""
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
