@@ -34,6 +34,10 @@ from backend.domain.deadlines.controllers import (
     DeadlineController,
     TeamBoardController,
 )
+from backend.domain.media import images
+from backend.domain.media.controllers import FileController, TaskFileController, UploadController
+from backend.domain.media.storage import LocalBlobStore
+from backend.domain.media.uploads import Limits, UploadService
 from backend.domain.objects.controllers import InspectionObjectController
 from backend.domain.people.controllers import MeController, TeamConflictController
 from backend.domain.sync.controllers import DeviceController, SyncController
@@ -76,6 +80,9 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     DeviceAdminController,
     SyncController,
     TeamSyncController,
+    UploadController,
+    FileController,
+    TaskFileController,
 ]
 
 
@@ -96,7 +103,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         session_maker=session_maker,
         login_source=DemoLoginSource(settings.demo_password) if settings.demo_mode else None,
         push_writer=PushWriter(session_maker, the_clock),
+        uploads=UploadService(
+            session_maker,
+            LocalBlobStore(settings.data_dir / "files"),
+            settings.data_dir / "files" / "spool",  # beside the store: a rename moves a file in
+            the_clock,
+            Limits(
+                max_bytes=settings.upload_max_bytes,
+                max_pixels=settings.image_max_pixels,
+                expiry=settings.upload_expiry,
+            ),
+        ),
     )
+    images.guard_against_bombs(settings.image_max_pixels)
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),

@@ -5,7 +5,8 @@ Services raise these and never HTTP exceptions. Each carries a stable ``code`` (
 
     DomainError
     ├── NotFound                 404 (also what another user's object looks like)
-    │   └── TaskNotFound
+    │   ├── TaskNotFound
+    │   └── UploadNotFound
     ├── AuthenticationFailed     401
     │   ├── InvalidCredentials
     │   ├── InvalidToken
@@ -14,7 +15,10 @@ Services raise these and never HTTP exceptions. Each carries a stable ``code`` (
     ├── PermissionDenied         403 (wrong role; objects of others answer 404)
     ├── Conflict                 409
     │   ├── DeviceOwnedByAnotherUser
-    │   └── DuplicateObject
+    │   ├── DuplicateObject
+    │   └── UploadOffsetMismatch
+    ├── TusProtocolError 400, TusVersionUnsupported 412, FileTooLarge 413,
+    │   UnsupportedFileType 415, UploadGone 410, UploadBusy 423, ChecksumMismatch 460
     └── RuleViolation            422 (a rule from the regulations refused the change)
         ├── TooFewInspectors, NoPrimaryInspector, InspectorNotFound
         ├── CertificateNotValid, InspectorNotQualified, ItemNotCovered
@@ -95,6 +99,58 @@ class DeviceOwnedByAnotherUser(Conflict):
 class DuplicateObject(Conflict):
     code = "duplicate-object"
     title = "An inspection object with this code exists already"
+
+
+class UploadNotFound(NotFound):
+    code = "upload-not-found"
+    title = "No such upload (or it is not yours)"
+
+
+class UploadGone(DomainError):
+    status = 410
+    code = "upload-gone"
+    title = "The upload has expired or was ended; start a new one"
+
+
+class UploadOffsetMismatch(Conflict):
+    code = "upload-offset-mismatch"
+    title = "Upload-Offset is not where the upload stands; ask with HEAD and resume from there"
+
+
+class UploadBusy(DomainError):
+    status = 423
+    code = "upload-busy"
+    title = "Another request is writing this upload"
+
+
+class ChecksumMismatch(DomainError):
+    status = 460
+    code = "checksum-mismatch"
+    title = "The bytes do not match their checksum; nothing of them was kept"
+
+
+class UnsupportedFileType(DomainError):
+    status = 415
+    code = "unsupported-file-type"
+    title = "Only JPEG, PNG and WebP images are accepted"
+
+
+class FileTooLarge(DomainError):
+    status = 413
+    code = "file-too-large"
+    title = "The file is larger than allowed"
+
+
+class TusProtocolError(DomainError):
+    status = 400
+    code = "tus-protocol-error"
+    title = "The request does not follow the tus 1.0 protocol"
+
+
+class TusVersionUnsupported(DomainError):
+    status = 412
+    code = "tus-version-unsupported"
+    title = "Only tus 1.0.0 is spoken here"
 
 
 class RuleViolation(DomainError):

@@ -40,6 +40,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     Keep a copy of this file somewhere the database's administrators cannot write."""
     audit_anchor_interval: timedelta = timedelta(minutes=10)
     """How often the server anchors the head while it moves; 0 turns the periodic anchor off."""
+    upload_max_bytes: int = 30 * 1024 * 1024
+    """The largest evidence file accepted (a phone's original photo is a few MB)."""
+    image_max_pixels: int = 64_000_000
+    """The most pixels an image may have; more is refused as a decompression bomb."""
+    upload_expiry: timedelta = timedelta(days=3)
+    """How long an unfinished upload may be resumed (a phone may be offline for a day or two)."""
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = 10_000
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from backend.clock import Clock
 from backend.domain.auth.login_sources import LoginSource
 from backend.domain.auth.tokens import TokenSigner
+from backend.domain.media.uploads import UploadService
 from backend.domain.sync.writer import PushWriter
 from backend.settings import Settings
 
@@ -21,6 +22,7 @@ class AppContext:
     session_maker: async_sessionmaker[AsyncSession]
     login_source: LoginSource | None
     push_writer: PushWriter
+    uploads: UploadService
     _signer: TokenSigner | None = field(default=None, repr=False)
 
     @property

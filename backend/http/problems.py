@@ -14,6 +14,9 @@ from backend.errors import DomainError
 
 from .security import request_id_of
 
+UPLOADS_PATH = "/api/v1/uploads"
+"""Errors of the tus endpoints carry ``Tus-Resumable`` like their answers."""
+
 logger = logging.getLogger("zsjg.errors")
 PROBLEM_JSON = "application/problem+json"
 _RESERVED = {"type", "title", "status", "detail", "instance", "code", "request_id"}
@@ -41,6 +44,10 @@ def _problem(
     headers = {"X-Request-ID": body["request_id"]}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="zsjg"'
+    if request.url.path.startswith(UPLOADS_PATH):
+        headers["Tus-Resumable"] = "1.0.0"
+        if status == 412:
+            headers["Tus-Version"] = "1.0.0"
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -11,6 +11,7 @@ from .catalog import (
     InspectionItemVersion,
     ItemCategory,
 )
+from .media import StoredFile, Upload
 from .objects import InspectionObject, ObjectKind
 from .people import (
     ConflictOfInterest,
@@ -57,6 +58,7 @@ __all__ = [
     "Plan",
     "RefreshToken",
     "Role",
+    "StoredFile",
     "SyncAmendment",
     "SyncConflict",
     "SyncMeta",
@@ -68,6 +70,7 @@ __all__ = [
     "TaskRevocation",
     "TaskStatus",
     "Team",
+    "Upload",
     "User",
     "utcnow",
 ]

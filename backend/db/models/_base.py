@@ -68,6 +68,7 @@ class Base(DeclarativeBase):
         uuid.UUID: Uuid,
         datetime: DateTimeUTC(timezone=True),
         dict[str, Any]: JsonB,
+        dict[str, str]: JsonB,
         list[str]: JsonB,
         list[int]: JsonB,
         list[dict[str, Any]]: JsonB,

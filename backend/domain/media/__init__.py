@@ -1,0 +1,1 @@
+"""Evidence: resumable uploads, the content-addressed store, image checks and a task's files."""

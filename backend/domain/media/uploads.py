@@ -1,0 +1,513 @@
+"""Resumable uploads into the content-addressed store, and what makes them safe.
+
+An upload is created for one task by a user who holds (or held) it, with the sha256 the
+phone computed. Its bytes go to a spool file beside the store, one PATCH at a time:
+
+* no database transaction is held while a phone sends bytes: a PATCH takes an exclusive
+  lock on the spool file (another writer gets 423), checks the offset, streams, flushes the
+  file to disk, and only then records the new offset in a short transaction;
+* the recorded offset is therefore always on disk; after a crash, a spool file longer than
+  it is cut back (those bytes were never confirmed), so HEAD reports only what is there;
+* a chunk with ``Upload-Checksum`` that does not match is cut back whole (460); a chunk cut
+  off by a lost connection keeps what arrived, so a resume re-sends less than one chunk;
+* the first bytes must announce JPEG, PNG or WebP, or the upload is refused at once (415);
+* at the last byte the whole file is hashed again and must equal the declared sha256, then
+  decoded and checked (type, pixels); only then does it enter the store, with its facts and
+  a thumbnail. A refusal stores nothing and removes the spool file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.clock import Clock
+from backend.db.engine import write_intent
+from backend.db.models import AssignmentHistoryEntry, StoredFile, TaskAssignment, Upload
+from backend.domain.audit.actions import AuditAction
+from backend.domain.audit.service import Actor, Audit
+from backend.domain.auth.principal import Principal
+from backend.errors import (
+    ChecksumMismatch,
+    DomainError,
+    FileTooLarge,
+    TaskNotFound,
+    TusProtocolError,
+    UnsupportedFileType,
+    UploadBusy,
+    UploadGone,
+    UploadNotFound,
+    UploadOffsetMismatch,
+)
+
+from . import images
+from .storage import BlobStore
+from .tus import Checksum
+
+logger = logging.getLogger("zsjg.media")
+
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+HASH_BLOCK = 1024 * 1024
+SWEEP_BATCH = 50
+
+
+class ClientGone(Exception):
+    """The phone's connection ended in the middle of a PATCH body."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_bytes: int
+    max_pixels: int
+    expiry: timedelta
+
+
+def thumbnail_key(digest: str) -> str:
+    return f"thumbnails/{digest}.jpg"
+
+
+class UploadService:
+    """The app's one upload service (it holds no request state)."""
+
+    def __init__(
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        store: BlobStore,
+        spool: Path,
+        clock: Clock,
+        limits: Limits,
+    ) -> None:
+        self._sessions = session_maker
+        self.store = store
+        self._spool = spool
+        self._clock = clock
+        self.limits = limits
+
+    # -- creation -------------------------------------------------------------------------
+
+    async def create(self, principal: Principal, length: int, metadata: dict[str, str]) -> Upload:
+        """A new upload of ``length`` bytes whose sha256 and task the metadata names."""
+        if length > self.limits.max_bytes:
+            raise FileTooLarge(
+                f"文件 {length} 字节，超过上限 {self.limits.max_bytes} 字节",
+                max_bytes=self.limits.max_bytes,
+            )
+        if length == 0:
+            raise TusProtocolError("Upload-Length 为 0：空文件不是证据")
+        digest = metadata.get("sha256", "")
+        if not _DIGEST.fullmatch(digest):
+            raise TusProtocolError("Upload-Metadata 须含 sha256（64 位小写十六进制，文件的摘要）")
+        try:
+            task_id = uuid.UUID(metadata.get("task_id", ""))
+        except ValueError as exc:
+            raise TusProtocolError("Upload-Metadata 须含 task_id（任务编号 UUID）") from exc
+        kept = {k: v[:200] for k, v in metadata.items() if k in {"filename", "filetype", "kind"}}
+        kept |= {"sha256": digest, "task_id": str(task_id)}
+        now = self._clock.now()
+        upload = Upload(
+            id=uuid.uuid4(),
+            user_id=principal.user_id,
+            device_id=principal.device_id,
+            task_id=task_id,
+            length=length,
+            offset=0,
+            digest=digest,
+            metadata_=kept,
+            state="open",
+            created_at=now,
+            expires_at=now + self.limits.expiry,
+        )
+        async with self._sessions() as session:
+            if not await _holds_or_held(session, principal.user_id, task_id):
+                raise TaskNotFound("没有这个任务，或它不是您的任务")
+        self._spool.mkdir(parents=True, exist_ok=True)
+        spool = self._spool_path(upload.id)
+        spool.touch(exist_ok=False)
+        try:
+            with write_intent():
+                async with self._sessions() as session, session.begin():
+                    session.add(upload)
+        except BaseException:
+            spool.unlink(missing_ok=True)
+            raise
+        await self.sweep_expired()
+        return upload
+
+    # -- reading where an upload stands ----------------------------------------------------
+
+    async def find(self, principal: Principal, upload_id: uuid.UUID) -> Upload:
+        """The caller's own upload, as it stands on disk (HEAD)."""
+        upload = await self._load(principal, upload_id)
+        if upload.state == "open":
+            upload = await self._recover_if_stored(upload)
+        if upload.state == "open":
+            with self._locked(upload.id) as spool:
+                upload = await self._reconcile(upload, spool)
+        return upload
+
+    async def _load(self, principal: Principal, upload_id: uuid.UUID) -> Upload:
+        async with self._sessions() as session:
+            upload = await session.get(Upload, upload_id)
+        if (
+            upload is None
+            or upload.user_id != principal.user_id
+            or upload.device_id != principal.device_id
+            or upload.state == "terminated"
+        ):
+            raise UploadNotFound("没有这个上传，或它不属于本设备")
+        if upload.state in ("refused", "expired") or (
+            upload.state == "open" and upload.expires_at <= self._clock.now()
+        ):
+            raise UploadGone(
+                "上传已过期或已被拒绝，请重新开始上传",
+                state=upload.state,
+                refusal=upload.refusal,
+            )
+        return upload
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def write(
+        self,
+        principal: Principal,
+        upload_id: uuid.UUID,
+        offset: int,
+        body: AsyncIterator[bytes],
+        checksum: Checksum | None,
+        request_id: str,
+    ) -> Upload:
+        """Append the PATCH body at ``offset``; at the last byte, check the file and store it."""
+        upload = await self._load(principal, upload_id)
+        if upload.state == "stored":
+            if offset != upload.length:
+                raise UploadOffsetMismatch(
+                    f"上传已完成（{upload.length} 字节）", offset=upload.length
+                )
+            return upload
+        actor = Actor(
+            role=principal.role.value, user_id=principal.user_id, device_id=principal.device_id
+        )
+        upload = await self._recover_if_stored(upload)
+        if upload.state == "stored":
+            return await self.write(principal, upload_id, offset, body, checksum, request_id)
+        with self._locked(upload.id) as spool:
+            upload = await self._reconcile(upload, spool)
+            if offset != upload.offset:
+                raise UploadOffsetMismatch(
+                    f"Upload-Offset {offset} 与已收到的 {upload.offset} 字节不符",
+                    offset=upload.offset,
+                )
+            if upload.state == "stored":
+                return upload
+            start = upload.offset
+            try:
+                end = await self._append(upload, spool, start, body, checksum)
+            except DomainError as exc:
+                await _truncate(spool, start)
+                if isinstance(exc, UnsupportedFileType | FileTooLarge):
+                    await self._refuse(upload, spool, exc, actor, request_id)
+                raise
+            if end != start:
+                upload = await self._set_offset(upload, end)
+            if upload.offset == upload.length:
+                upload = await self._finish(upload, spool, actor, request_id)
+        return upload
+
+    async def _append(
+        self,
+        upload: Upload,
+        spool: BinaryIO,
+        start: int,
+        body: AsyncIterator[bytes],
+        checksum: Checksum | None,
+    ) -> int:
+        room = upload.length - start
+        written = 0
+        chunk_hash = checksum.new() if checksum else None
+        head = b""
+        if start < images.HEAD_BYTES:  # the type is judged on the file's first bytes
+            spool.seek(0)
+            head = spool.read(start)
+        spool.seek(start)
+        try:
+            async for piece in body:
+                if written + len(piece) > room:
+                    raise TusProtocolError(
+                        f"写入超过 Upload-Length（{upload.length} 字节）", offset=start
+                    )
+                if len(head) < images.HEAD_BYTES:
+                    head += piece[: images.HEAD_BYTES]
+                    images.refuse_unless_image(head[: images.HEAD_BYTES])
+                spool.write(piece)
+                if chunk_hash is not None:
+                    chunk_hash.update(piece)
+                written += len(piece)
+        except ClientGone:
+            if chunk_hash is not None:  # a partial chunk cannot be checked: none of it is kept
+                return start
+            logger.info("upload %s: connection lost after %d bytes; kept", upload.id, written)
+        spool.flush()
+        await asyncio.to_thread(os.fsync, spool.fileno())
+        if (
+            checksum is not None
+            and chunk_hash is not None
+            and chunk_hash.digest() != checksum.expected
+        ):
+            raise ChecksumMismatch(f"本块 {checksum.algorithm} 校验不符，已丢弃本块", offset=start)
+        return start + written
+
+    async def _set_offset(self, upload: Upload, offset: int) -> Upload:
+        with write_intent():
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    update(Upload).where(Upload.id == upload.id).values(offset=offset)
+                )
+        upload.offset = offset
+        return upload
+
+    async def _finish(
+        self, upload: Upload, spool: BinaryIO, actor: Actor, request_id: str
+    ) -> Upload:
+        path = self._spool_path(upload.id)
+        digest = await asyncio.to_thread(_sha256_of, path)
+        if digest != upload.digest:
+            exc: DomainError = ChecksumMismatch(
+                f"整个文件的 sha256 为 {digest}，与声明的 {upload.digest} 不符；请重新上传",
+                declared=upload.digest,
+                actual=digest,
+            )
+            await self._refuse(upload, spool, exc, actor, request_id)
+            raise exc
+        try:
+            facts = await asyncio.to_thread(images.inspect, path, max_pixels=self.limits.max_pixels)
+        except (UnsupportedFileType, FileTooLarge) as refusal:
+            await self._refuse(upload, spool, refusal, actor, request_id)
+            raise
+        thumb = await asyncio.to_thread(
+            _thumbnail_file, path, self._spool, max_pixels=self.limits.max_pixels
+        )
+        if thumb is not None:
+            await asyncio.to_thread(self.store.put, thumbnail_key(upload.digest), thumb)
+        # the file enters the store before its row: a crash between leaves a file that
+        # ``_recover_if_stored`` records, never a row without its file
+        await asyncio.to_thread(self.store.put, upload.digest, path)
+        return await self._record_stored(upload, facts, actor, request_id)
+
+    async def _record_stored(
+        self, upload: Upload, facts: images.ImageFacts, actor: Actor, request_id: str
+    ) -> Upload:
+        has_thumbnail = await asyncio.to_thread(self.store.has, thumbnail_key(upload.digest))
+        now = self._clock.now()
+        with write_intent():
+            async with self._sessions() as session, session.begin():
+                known = await session.get(StoredFile, upload.digest)
+                if known is None:
+                    session.add(
+                        StoredFile(
+                            digest=upload.digest,
+                            size=upload.length,
+                            media_type=facts.media_type,
+                            width=facts.width,
+                            height=facts.height,
+                            exif_taken_at=facts.exif_taken_at,
+                            exif_latitude=facts.exif_latitude,
+                            exif_longitude=facts.exif_longitude,
+                            has_thumbnail=has_thumbnail,
+                            stored_at=now,
+                            first_user_id=upload.user_id,
+                        )
+                    )
+                await session.execute(
+                    update(Upload)
+                    .where(Upload.id == upload.id)
+                    .values(state="stored", ended_at=now)
+                )
+                Audit(session, self._clock, actor, request_id).record(
+                    AuditAction.FILE_ACCEPTED,
+                    subject_kind="file",
+                    subject_id=upload.digest,
+                    task_id=upload.task_id,
+                    details={
+                        "upload_id": str(upload.id),
+                        "size": upload.length,
+                        "media_type": facts.media_type,
+                        "width": facts.width,
+                        "height": facts.height,
+                        "known_already": known is not None,
+                    },
+                )
+        upload.state, upload.ended_at = "stored", now
+        return upload
+
+    async def _refuse(
+        self, upload: Upload, spool: BinaryIO, exc: DomainError, actor: Actor, request_id: str
+    ) -> None:
+        """Nothing of a refused file is kept; the upload answers 410 from now on."""
+        self._spool_path(upload.id).unlink(missing_ok=True)
+        now = self._clock.now()
+        with write_intent():
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    update(Upload)
+                    .where(Upload.id == upload.id)
+                    .values(
+                        state="refused", refusal=f"{exc.code}: {exc.detail}"[:200], ended_at=now
+                    )
+                )
+                Audit(session, self._clock, actor, request_id).record(
+                    AuditAction.FILE_REFUSED,
+                    subject_kind="file",
+                    subject_id=upload.digest,
+                    task_id=upload.task_id,
+                    reason=exc.code,
+                    details={"upload_id": str(upload.id), "detail": exc.detail[:200]},
+                )
+        upload.state = "refused"
+
+    # -- termination and expiry --------------------------------------------------------------
+
+    async def terminate(self, principal: Principal, upload_id: uuid.UUID) -> None:
+        upload = await self._load(principal, upload_id)
+        with self._locked(upload.id):
+            with write_intent():
+                async with self._sessions() as session, session.begin():
+                    await session.execute(
+                        update(Upload)
+                        .where(Upload.id == upload.id)
+                        .values(state="terminated", ended_at=self._clock.now())
+                    )
+            self._spool_path(upload.id).unlink(missing_ok=True)
+
+    async def sweep_expired(self, limit: int = SWEEP_BATCH) -> int:
+        """End up to ``limit`` open uploads past their expiry and remove their spool files."""
+        now = self._clock.now()
+        async with self._sessions() as session:
+            ids = (
+                await session.scalars(
+                    select(Upload.id)
+                    .where(Upload.state == "open", Upload.expires_at <= now)
+                    .limit(limit)
+                )
+            ).all()
+        if not ids:
+            return 0
+        with write_intent():
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    update(Upload)
+                    .where(Upload.id.in_(ids), Upload.state == "open")
+                    .values(state="expired", ended_at=now)
+                )
+        for upload_id in ids:
+            self._spool_path(upload_id).unlink(missing_ok=True)
+        return len(ids)
+
+    # -- the spool -----------------------------------------------------------------------------
+
+    def _spool_path(self, upload_id: uuid.UUID) -> Path:
+        return self._spool / f"{upload_id.hex}.part"
+
+    @contextlib.contextmanager
+    def _locked(self, upload_id: uuid.UUID) -> Iterator[BinaryIO]:
+        """The spool file, open for writing under an exclusive lock (other writers: 423)."""
+        path = self._spool_path(upload_id)
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError as exc:
+            raise UploadGone("上传的暂存文件已不存在，请重新开始上传") from exc
+        spool = os.fdopen(fd, "r+b", buffering=1024 * 1024)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise UploadBusy("另一个请求正在写入这个上传，请稍后用 HEAD 查询偏移量") from exc
+            yield spool
+        finally:
+            spool.close()  # closing releases the lock
+
+    async def _recover_if_stored(self, upload: Upload) -> Upload:
+        """A crash after the file entered the store but before its row said so: record it now."""
+        if upload.offset != upload.length or self._spool_path(upload.id).exists():
+            return upload
+        path = self.store.local_path(upload.digest)
+        if path is None:
+            return upload
+        facts = await asyncio.to_thread(images.inspect, path, max_pixels=self.limits.max_pixels)
+        return await self._record_stored(upload, facts, Actor.system(), "recovery")
+
+    async def _reconcile(self, upload: Upload, spool: BinaryIO) -> Upload:
+        """Make the spool file and the recorded offset agree on what is really on disk."""
+        size = os.fstat(spool.fileno()).st_size
+        if size > upload.offset:  # written but never confirmed: cut back
+            await _truncate(spool, upload.offset)
+        elif size < upload.offset:  # the disk lost what it had confirmed: say so, resume there
+            logger.warning("upload %s: spool has %d of %d bytes", upload.id, size, upload.offset)
+            upload = await self._set_offset(upload, size)
+        return upload
+
+    # -- files -----------------------------------------------------------------------------------
+
+    async def stored(self, digest: str) -> StoredFile | None:
+        if not _DIGEST.fullmatch(digest):
+            return None
+        async with self._sessions() as session:
+            return await session.get(StoredFile, digest)
+
+
+async def _holds_or_held(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID) -> bool:
+    """The user is assigned to the task, or was before a reassignment (late work still uploads)."""
+    holds = await session.scalar(
+        select(TaskAssignment.task_id).where(
+            TaskAssignment.task_id == task_id, TaskAssignment.user_id == user_id
+        )
+    )
+    if holds is not None:
+        return True
+    history = await session.scalars(
+        select(AssignmentHistoryEntry.inspector_ids).where(
+            AssignmentHistoryEntry.task_id == task_id
+        )
+    )
+    return any(str(user_id) in ids for ids in history)
+
+
+async def _truncate(spool: BinaryIO, size: int) -> None:
+    spool.flush()
+    spool.truncate(size)
+    await asyncio.to_thread(os.fsync, spool.fileno())
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(HASH_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _thumbnail_file(path: Path, folder: Path, *, max_pixels: int) -> Path | None:
+    try:
+        data = images.thumbnail(path, max_pixels=max_pixels)
+    except Exception:  # a review convenience: its failure must not refuse the evidence
+        logger.exception("no thumbnail for %s", path.name)
+        return None
+    out = folder / f"{path.stem}.thumb"
+    with out.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return out
