@@ -56,8 +56,12 @@ class UploadController(Controller):
         operation_id="tusOptions",
         exclude_from_auth=True,
     )
-    async def discover(self, ctx: Ctx) -> Response[None]:
-        """tus discovery: version, extensions, the largest file and the checksum algorithms (no sign-in)."""
+    async def announce(self, ctx: Ctx) -> Response[None]:
+        """tus discovery: version, extensions, the largest file and the checksum algorithms (no sign-in).
+
+        Litestar registers a controller's handlers in name order and gives a path its own OPTIONS
+        handler when the first handler registered there has none: this one's name sorts first.
+        """
         return Response(
             None,
             status_code=HTTP_204_NO_CONTENT,

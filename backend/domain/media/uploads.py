@@ -238,8 +238,9 @@ class UploadService:
         room = upload.length - start
         written = 0
         chunk_hash = checksum.new() if checksum else None
+        judged = start >= images.HEAD_BYTES  # the type is judged on the file's first bytes
         head = b""
-        if start < images.HEAD_BYTES:  # the type is judged on the file's first bytes
+        if not judged:
             spool.seek(0)
             head = spool.read(start)
         spool.seek(start)
@@ -249,9 +250,10 @@ class UploadService:
                     raise TusProtocolError(
                         f"写入超过 Upload-Length（{upload.length} 字节）", offset=start
                     )
-                if len(head) < images.HEAD_BYTES:
+                if not judged:
                     head += piece[: images.HEAD_BYTES]
                     images.refuse_unless_image(head[: images.HEAD_BYTES])
+                    judged = len(head) >= images.HEAD_BYTES
                 spool.write(piece)
                 if chunk_hash is not None:
                     chunk_hash.update(piece)
