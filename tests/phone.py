@@ -93,3 +93,11 @@ class Phone:
         if not page["has_more"]:
             self.cursor = page["next_cursor"]
         return page
+
+
+def check_item(phone: Phone, task_id: str) -> str:
+    return next(
+        rid
+        for (entity, rid), r in sorted(phone.records.items())
+        if entity == "check_item" and r["task_id"] == task_id
+    )

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from backend.clock import FixedClock
 from backend.db.models import AuditEvent, DeviceSync, MutationLogEntry, SyncMeta, SyncRecord, Task
 from backend.domain.sync.store import lock_counter
-from tests.phone import HLC_MS, Phone
+from tests.phone import HLC_MS, Phone, check_item
 from tests.world import PASSWORD, World, build_world
 
 pytestmark = pytest.mark.anyio
@@ -27,14 +27,6 @@ Maker = async_sessionmaker[AsyncSession]
 @pytest.fixture
 async def world(session_maker: Maker, clock: FixedClock) -> World:
     return await build_world(session_maker, clock)
-
-
-def check_item(phone: Phone, task_id: str) -> str:
-    return next(
-        rid
-        for (entity, rid), r in sorted(phone.records.items())
-        if entity == "check_item" and r["task_id"] == task_id
-    )
 
 
 async def test_first_pull_brings_the_tasks_whole(client: Client, world: World) -> None:

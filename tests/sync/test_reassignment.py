@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.clock import FixedClock
 from backend.db.models import AssignmentHistoryEntry, AuditEvent, TaskAssignment
-from tests.phone import HLC_MS, Phone
-from tests.sync.test_api import check_item
+from tests.phone import HLC_MS, Phone, check_item
 from tests.world import World, build_world, login
 
 pytestmark = pytest.mark.anyio

@@ -11,14 +11,16 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.models import StoredFile, SyncRecord, Task, Upload
+import sync
+from backend.db.models import InspectionObject, StoredFile, SyncRecord, Task, Upload
 from backend.domain.auth.principal import Principal
-from backend.domain.sync.store import register_from_json
+from backend.domain.sync.store import record_from_row, register_from_json
 from backend.domain.tasks.queries import visible_to
 from backend.errors import NotFound, TaskNotFound
 
@@ -95,6 +97,19 @@ async def file_of_task(
     return stored
 
 
+class SignatureState(msgspec.Struct, kw_only=True):
+    record_id: uuid.UUID
+    signer: str
+    """``inspector`` or ``business`` (被检查对象)."""
+    signer_user_id: str | None
+    refused: bool
+    """A recorded refusal to sign (拒签), with its reason and witness in the record."""
+    image_digest: str | None
+    image_stored: bool
+    stale: bool
+    """The record's content changed after this signature was made: it no longer covers it."""
+
+
 class Evidence(msgspec.Struct, kw_only=True):
     """Whether every file the task's records name has arrived (``complete``), and which have not."""
 
@@ -103,11 +118,24 @@ class Evidence(msgspec.Struct, kw_only=True):
     files: list[NamedFile]
     missing: list[str]
     """Digests of required files not yet stored (the phone still has to upload them)."""
+    content_hash: str
+    """sha256 of the record's canonical content now (what a new signature must bind to)."""
+    signatures: list[SignatureState]
 
 
 async def evidence_of(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> Evidence:
     await _task_visible(session, principal, task_id)
     names = await _names(session, task_id)
+    uscc = await session.scalar(
+        select(InspectionObject.uscc)
+        .join(Task, Task.object_id == InspectionObject.id)
+        .where(Task.id == task_id)
+    )
+    records = [
+        record_from_row(row)
+        for row in (await session.scalars(select(SyncRecord).where(SyncRecord.task_id == task_id)))
+    ]
+    current = sync.content_hash(task_id, uscc or "", records)
     digests = {n.digest for n in names}
     stored = (
         set(
@@ -135,4 +163,29 @@ async def evidence_of(session: AsyncSession, principal: Principal, task_id: uuid
         key=lambda f: (f.entity, str(f.record_id), f.field),
     )
     missing = sorted({f.digest for f in files if f.required and not f.stored})
-    return Evidence(task_id=task_id, complete=not missing, files=files, missing=missing)
+    signatures = [
+        SignatureState(
+            record_id=r.id,
+            signer=str(_value(r, "signer")),
+            signer_user_id=_value(r, "signer_user_id"),
+            refused=_value(r, "refused") is not None,
+            image_digest=_value(r, "image_digest"),
+            image_stored=_value(r, "image_digest") in stored,
+            stale=sync.is_stale(r, current),
+        )
+        for r in sorted(records, key=lambda r: str(r.id))
+        if r.entity == "signature" and not r.deleted
+    ]
+    return Evidence(
+        task_id=task_id,
+        complete=not missing,
+        files=files,
+        missing=missing,
+        content_hash=current,
+        signatures=signatures,
+    )
+
+
+def _value(record: sync.Record, name: str) -> Any:
+    register = record.fields.get(name)
+    return register.value if register is not None else None

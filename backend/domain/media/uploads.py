@@ -155,8 +155,11 @@ class UploadService:
         if upload.state == "open":
             upload = await self._recover_if_stored(upload)
         if upload.state == "open":
-            with self._locked(upload.id) as spool:
-                upload = await self._reconcile(upload, spool)
+            try:
+                with self._locked(upload.id) as spool:
+                    upload = await self._reconcile(upload, spool)
+            except UploadBusy:  # a PATCH is writing: the recorded offset is on disk already
+                pass
         return upload
 
     async def _load(self, principal: Principal, upload_id: uuid.UUID) -> Upload:

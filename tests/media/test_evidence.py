@@ -1,0 +1,147 @@
+"""A task's evidence: which named files have arrived, completeness, and signatures gone stale."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.clock import FixedClock
+from tests.media import files
+from tests.media.tus_client import upload
+from tests.phone import Phone, check_item
+from tests.world import World, build_world, login
+
+pytestmark = pytest.mark.anyio
+Client = AsyncTestClient[Litestar]
+Maker = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def world(session_maker: Maker, clock: FixedClock) -> World:
+    return await build_world(session_maker, clock)
+
+
+async def test_complete_only_when_every_named_evidence_file_has_arrived(
+    client: Client, world: World
+) -> None:
+    phone = await Phone(client, "amr_a").login()
+    await phone.pull()
+    t1 = str(world["t1"])
+    evidence_image, original, signature_image = files.jpeg(), files.jpeg(1600, 1200), files.png()
+    url = f"/api/v1/tasks/{t1}/files"
+
+    before = (await client.get(url, headers=phone.headers)).json()
+    assert before["complete"] is True and before["files"] == [] and before["signatures"] == []
+    content_hash = before["content_hash"]
+
+    photo_id, signature_id = str(uuid.uuid4()), str(uuid.uuid4())
+    r = await phone.push(
+        phone.mutation(
+            "create",
+            "photo",
+            photo_id,
+            t1,
+            {
+                "evidence_digest": files.sha256(evidence_image),
+                "original_digest": files.sha256(original),
+                "taken_at": "2026-11-30T10:15:42+08:00",
+            },
+        ),
+        phone.mutation(
+            "create",
+            "signature",
+            signature_id,
+            t1,
+            {
+                "signer": "business",
+                "signer_name": "王老板",
+                "image_digest": files.sha256(signature_image),
+                "content_hash": content_hash,
+            },
+        ),
+    )
+    assert [x["outcome"] for x in r.json()["results"]] == ["applied", "applied"], r.text
+
+    state = (await client.get(url, headers=phone.headers)).json()
+    assert state["complete"] is False
+    assert state["missing"] == sorted([files.sha256(evidence_image), files.sha256(signature_image)])
+    by_field = {f["field"]: f for f in state["files"]}
+    assert by_field["original_digest"]["required"] is False  # originals come on Wi-Fi
+    assert by_field["evidence_digest"]["required"] is True
+
+    for data in (evidence_image, signature_image):
+        _, last = await upload(client, phone.headers, t1, data)
+        assert last.status_code == 204, last.text
+    done = (await client.get(url, headers=phone.headers)).json()
+    assert done["complete"] is True and done["missing"] == []
+    assert {f["field"]: f["stored"] for f in done["files"]} == {
+        "evidence_digest": True,
+        "original_digest": False,
+        "image_digest": True,
+    }
+    # the photo record names the evidence image: it changed the content the signature covers
+    [signature] = done["signatures"]
+    assert signature["signer"] == "business" and signature["image_stored"] is True
+    assert signature["stale"] is True
+    assert done["content_hash"] != content_hash
+
+
+async def test_a_signature_goes_stale_when_what_it_signed_changes(
+    client: Client, world: World
+) -> None:
+    phone = await Phone(client, "amr_a").login()
+    await phone.pull()
+    t1 = str(world["t1"])
+    url = f"/api/v1/tasks/{t1}/files"
+    content_hash = (await client.get(url, headers=phone.headers)).json()["content_hash"]
+    refusal = phone.mutation(
+        "create",
+        "signature",
+        str(uuid.uuid4()),
+        t1,
+        {
+            "signer": "business",
+            "refused": {"reason": "负责人拒绝签字", "witness": "社区网格员 李四"},
+            "content_hash": content_hash,
+        },
+    )
+    assert (await phone.push(refusal)).status_code == 200
+    [fresh] = (await client.get(url, headers=phone.headers)).json()["signatures"]
+    assert fresh["refused"] is True and fresh["stale"] is False and fresh["image_digest"] is None
+
+    item = check_item(phone, t1)
+    await phone.push(phone.set("check_item", item, t1, conforms=False, problem_text="未公示许可证"))
+    [stale] = (await client.get(url, headers=phone.headers)).json()["signatures"]
+    assert stale["stale"] is True
+
+
+async def test_a_file_opens_through_any_task_that_names_it_and_no_other(
+    client: Client, world: World
+) -> None:
+    a = await login(client, "amr_a")
+    data = files.jpeg()
+    digest = files.sha256(data)
+    _, last = await upload(client, a, str(world["t1"]), data)
+    assert last.status_code == 204
+
+    other = await Phone(client, "other_x").login()
+    await other.pull()
+    t2 = str(world["t2"])
+    t2_file = f"/api/v1/tasks/{t2}/files/{digest}"
+    assert (await client.get(t2_file, headers=other.headers)).status_code == 404
+    # the phone on t2 holds the same bytes: HEAD says they are here, it skips the upload
+    assert (await client.head(f"/api/v1/files/{digest}", headers=other.headers)).status_code == 200
+    await other.push(
+        other.mutation("create", "photo", str(uuid.uuid4()), t2, {"evidence_digest": digest})
+    )
+    assert (await client.get(t2_file, headers=other.headers)).content == data
+    assert (await client.get(f"/api/v1/tasks/{t2}/files", headers=other.headers)).json()[
+        "complete"
+    ] is True
+    # t1's inspectors still cannot read it through t2, nor list t2's evidence
+    assert (await client.get(t2_file, headers=a)).status_code == 404
+    assert (await client.get(f"/api/v1/tasks/{t2}/files", headers=a)).status_code == 404
