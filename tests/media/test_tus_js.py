@@ -1,0 +1,112 @@
+"""tus-js-client, the PWA's upload client, against the backend: upload, a cut mid-chunk, resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.clock import FixedClock
+from tests.media import files
+from tests.world import PASSWORD, build_world
+
+pytestmark = pytest.mark.anyio
+Maker = async_sessionmaker[AsyncSession]
+HERE = Path(__file__).parent / "tus_js"
+CHUNK = 256 * 1024
+NODE = shutil.which("node")
+
+
+def run_client(*args: str) -> list[dict[str, Any]]:
+    """Run ``upload.mjs`` (bounded in time) and return the events it printed."""
+    if NODE is None or not (HERE / "node_modules" / "tus-js-client").is_dir():
+        pytest.fail("node and tests/media/tus_js/node_modules are needed: run `npm ci` there")
+    done = subprocess.run(
+        [NODE, str(HERE / "upload.mjs"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert events, f"no output (exit {done.returncode}): {done.stderr[-2000:]}"
+    return events
+
+
+async def test_tus_js_client_is_cut_off_mid_chunk_then_resumes(
+    served: str, session_maker: Maker, clock: FixedClock, tmp_path: Path
+) -> None:
+    world = await build_world(session_maker, clock)
+    data = files.jpeg(2400, 1800)
+    assert len(data) > 4 * CHUNK
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data)
+    base = f"http://{served}"
+    async with httpx.AsyncClient(base_url=base, timeout=20) as http:
+        r = await http.post(
+            "/api/v1/auth/login",
+            json={
+                "username": "amr_a",
+                "password": PASSWORD,
+                "device_id": "0b4d3f7e-52b1-4c1b-8a53-000000000002",
+            },
+        )
+        token = r.json()["access_token"]
+        common = [
+            "--endpoint", f"{base}/api/v1/uploads",
+            "--token", token,
+            "--file", str(path),
+            "--task", str(world["t1"]),
+            "--sha256", files.sha256(data),
+            "--chunk", str(CHUNK),
+        ]  # fmt: skip
+        cut = run_client(*common, "--die-at", str(2 * CHUNK + CHUNK // 3))
+        url = cut[0]["url"]
+        assert "died_at" in cut[-1], cut
+        auth = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
+        head = await http.head(url, headers=auth)
+        assert head.status_code == 200
+        kept = int(head.headers["upload-offset"])
+        assert 2 * CHUNK <= kept < len(data)
+
+        resumed = run_client(*common, "--resume", url)
+        assert resumed[-1] == {"done": url}, resumed
+        got = await http.get(
+            f"/api/v1/tasks/{world['t1']}/files/{files.sha256(data)}", headers=auth
+        )
+        assert got.status_code == 200
+        assert files.sha256(got.content) == files.sha256(data)
+
+
+async def test_tus_js_client_sees_a_disguised_file_refused(
+    served: str, session_maker: Maker, clock: FixedClock, tmp_path: Path
+) -> None:
+    world = await build_world(session_maker, clock)
+    data = files.html()
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data)
+    base = f"http://{served}"
+    async with httpx.AsyncClient(base_url=base, timeout=20) as http:
+        r = await http.post(
+            "/api/v1/auth/login",
+            json={
+                "username": "amr_a",
+                "password": PASSWORD,
+                "device_id": "0b4d3f7e-52b1-4c1b-8a53-000000000003",
+            },
+        )
+        token = r.json()["access_token"]
+    events = run_client(
+        "--endpoint", f"{base}/api/v1/uploads",
+        "--token", token,
+        "--file", str(path),
+        "--task", str(world["t1"]),
+        "--sha256", files.sha256(data),
+    )  # fmt: skip
+    assert events[-1]["status"] == 415, events
