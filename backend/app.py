@@ -155,7 +155,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
         state=State({"ctx": ctx}),
         on_startup=[ctx.load_signing_key, anchoring.start, ctx.push_writer.start],
-        on_shutdown=[ctx.push_writer.stop, anchoring.stop, dispose_engine],
+        on_shutdown=[ctx.push_writer.stop, ctx.uploads.stop, anchoring.stop, dispose_engine],
         openapi_config=OpenAPIConfig(
             title="掌上监管 API",
             version="1",

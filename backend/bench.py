@@ -9,6 +9,7 @@ ratio to the ping measured in the same run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -288,20 +289,9 @@ async def _measure(base: str, seconds: float, concurrency: int) -> dict[str, Any
         }
 
 
-def run(seconds: float = 3.0, concurrency: int = 4, keep: Path | None = None) -> dict[str, Any]:
-    import logging
-    import tempfile
-
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-    root = keep or Path(tempfile.mkdtemp(prefix="zsjg-bench-"))
-    data = root / "data"
-    print(f"preparing {data} (demo data and {TASKS} tasks for one inspector)…", file=sys.stderr)
-    from backend.db.migrate import upgrade
-    from backend.settings import Settings
-
-    upgrade(Settings(data_dir=data).effective_database_url)
-    asyncio.run(_prepare(data))
+@contextlib.contextmanager
+def served(data: Path, root: Path) -> Iterator[str]:
+    """``zsjg demo`` on a free port of 127.0.0.1 with ``data`` (its log in ``root``); yields its URL."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZSJG_")}
     env["ZSJG_AUDIT_ANCHOR_INTERVAL"] = "0"
@@ -333,11 +323,29 @@ def run(seconds: float = 3.0, concurrency: int = 4, keep: Path | None = None) ->
             if time.monotonic() > deadline:
                 raise RuntimeError("the server did not come up")
             time.sleep(0.2)
-        print(f"measuring for {seconds:g} s each with {concurrency} clients…", file=sys.stderr)
-        figures = asyncio.run(_measure(base, seconds, concurrency))
+        yield base
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+def run(seconds: float = 3.0, concurrency: int = 4, keep: Path | None = None) -> dict[str, Any]:
+    import logging
+    import tempfile
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    root = keep or Path(tempfile.mkdtemp(prefix="zsjg-bench-"))
+    data = root / "data"
+    print(f"preparing {data} (demo data and {TASKS} tasks for one inspector)…", file=sys.stderr)
+    from backend.db.migrate import upgrade
+    from backend.settings import Settings
+
+    upgrade(Settings(data_dir=data).effective_database_url)
+    asyncio.run(_prepare(data))
+    with served(data, root) as base:
+        print(f"measuring for {seconds:g} s each with {concurrency} clients…", file=sys.stderr)
+        figures = asyncio.run(_measure(base, seconds, concurrency))
     print(json.dumps(figures, indent=2))
     return figures

@@ -251,6 +251,24 @@ def bench_sync(seconds: float, concurrency: int) -> None:
     run(seconds=seconds, concurrency=concurrency)
 
 
+@bench_group.command(name="upload")
+@click.option(
+    "--files", default=6, show_default=True, type=click.IntRange(1, 100), help="Photos to upload."
+)
+@click.option(
+    "--chunk-mb",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.0625, 32),
+    help="tus chunk size.",
+)
+def bench_upload(files: int, chunk_mb: float) -> None:
+    """tus upload of phone photos (MB/s) against a raw, flushed disk write of the same bytes."""
+    from backend.bench_upload import run
+
+    run(files=files, chunk_mb=chunk_mb)
+
+
 def main() -> None:
     """Entry point of the ``zsjg`` console script."""
     os.environ.setdefault("LITESTAR_APP", APP_PATH)

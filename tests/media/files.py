@@ -78,6 +78,10 @@ def zip_file() -> bytes:
     return out.getvalue()
 
 
+def jpeg_magic_then_garbage() -> bytes:
+    return b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40
+
+
 def truncated_jpeg() -> bytes:
     whole = jpeg(exif=False)
     return whole[: len(whole) // 2]

@@ -223,19 +223,42 @@ async def test_disguised_files_are_refused_on_the_first_chunk_and_nothing_is_sto
 
 
 @pytest.mark.parametrize(
-    "maker", [files.png_bomb, files.truncated_jpeg], ids=["decompression-bomb", "truncated"]
+    ("maker", "status"),
+    [(files.png_bomb, 413), (files.jpeg_magic_then_garbage, 415)],
+    ids=["decompression-bomb", "jpeg-magic-then-garbage"],
 )
-async def test_bombs_and_broken_images_are_refused_with_nothing_stored(
-    client: Client, world: World, session_maker: Maker, settings: Settings, maker: object
+async def test_bombs_and_fake_images_are_refused_with_nothing_stored(
+    client: Client,
+    world: World,
+    session_maker: Maker,
+    settings: Settings,
+    maker: object,
+    status: int,
 ) -> None:
     auth = await login(client, "amr_a")
     data = maker()  # type: ignore[operator]
     _, last = await upload(client, auth, str(world["t1"]), data)
-    assert last.status_code in (413, 415), last.text
-    if maker is files.png_bomb:
-        assert last.status_code == 413
+    assert last.status_code == status, last.text
     assert stored_paths(settings) == []
     assert await count(session_maker, StoredFile) == 0
+
+
+async def test_a_truncated_photo_is_kept_and_marked_not_decodable(
+    client: Client, world: World, session_maker: Maker
+) -> None:
+    """What the phone captured is never lost: the file is kept, the lead sees it cannot be shown."""
+    auth = await login(client, "amr_a")
+    data = files.truncated_jpeg()
+    _, last = await upload(client, auth, str(world["t1"]), data)
+    assert last.status_code == 204, last.text
+    digest = files.sha256(data)
+    base = f"/api/v1/tasks/{world['t1']}/files/{digest}"
+    assert (await client.get(base, headers=auth)).content == data
+    thumb = await client.get(f"{base}/thumbnail", headers=auth)
+    assert thumb.status_code == 404
+    async with session_maker() as s:
+        row = await s.get(StoredFile, digest)
+        assert row is not None and row.decode_error and not row.has_thumbnail
 
 
 async def test_a_file_that_is_not_the_declared_digest_is_refused(
@@ -325,23 +348,41 @@ async def test_termination_and_expiry(
     assert not (spool / f"{uuid.UUID(left.rsplit('/', 1)[1]).hex}.part").exists()
 
 
-async def test_unconfirmed_bytes_after_a_crash_are_cut_back(
+async def test_after_a_crash_the_offset_is_what_the_disk_holds(
+    client: Client, world: World, settings: Settings
+) -> None:
+    auth = await login(client, "amr_a")
+    data = files.jpeg()
+    location = (await create(client, auth, str(world["t1"]), data)).headers["location"]
+    assert (await patch(client, auth, location, 0, data[:40_000])).status_code == 204
+    upload_id = uuid.UUID(location.rsplit("/", 1)[1])
+    spool = settings.data_dir / "files" / "spool" / f"{upload_id.hex}.part"
+    with spool.open("r+b") as f:  # the machine lost the tail of what it had written
+        f.truncate(25_000)
+    head = await client.head(location, headers={**auth, **TUS})
+    assert head.headers["upload-offset"] == "25000"
+    assert (await patch(client, auth, location, 40_000, data[40_000:])).status_code == 409
+    assert (await patch(client, auth, location, 25_000, data[25_000:])).status_code == 204
+    got = await client.get(f"/api/v1/tasks/{world['t1']}/files/{files.sha256(data)}", headers=auth)
+    assert got.content == data
+
+
+async def test_bytes_damaged_on_disk_are_caught_by_the_whole_file_hash(
     client: Client, world: World, settings: Settings, session_maker: Maker
 ) -> None:
     auth = await login(client, "amr_a")
     data = files.jpeg()
     location = (await create(client, auth, str(world["t1"]), data)).headers["location"]
-    assert (await patch(client, auth, location, 0, data[:4000])).status_code == 204
+    assert (await patch(client, auth, location, 0, data[:40_000])).status_code == 204
     upload_id = uuid.UUID(location.rsplit("/", 1)[1])
     spool = settings.data_dir / "files" / "spool" / f"{upload_id.hex}.part"
-    with spool.open("ab") as f:  # a crash after writing, before the offset was recorded
-        f.write(b"\x00" * 777)
-    head = await client.head(location, headers={**auth, **TUS})
-    assert head.headers["upload-offset"] == "4000"
-    assert spool.stat().st_size == 4000
-    assert (await patch(client, auth, location, 4000, data[4000:])).status_code == 204
-    got = await client.get(f"/api/v1/tasks/{world['t1']}/files/{files.sha256(data)}", headers=auth)
-    assert got.content == data
+    with spool.open("r+b") as f:  # a crash left zeros where data should be
+        f.seek(30_000)
+        f.write(b"\x00" * 1000)
+    last = await patch(client, auth, location, 40_000, data[40_000:])
+    assert last.status_code == 460
+    assert await count(session_maker, StoredFile) == 0
+    assert [p for p in stored_paths(settings) if p.name == files.sha256(data)] == []
 
 
 async def test_a_second_upload_of_a_stored_file_keeps_one_copy(

@@ -49,5 +49,8 @@ class StoredFile(Base):
     exif_latitude: Mapped[str | None] = mapped_column(String(16))
     exif_longitude: Mapped[str | None] = mapped_column(String(16))
     has_thumbnail: Mapped[bool] = mapped_column(default=False)
+    """Made after the file is accepted, by decoding all of its pixels."""
+    decode_error: Mapped[str | None] = mapped_column(String(200))
+    """Why the pixels could not be decoded whole (a truncated or corrupt image), if so."""
     stored_at: Mapped[datetime]
     first_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))

@@ -227,8 +227,12 @@ class TaskFileController(Controller):
     ) -> File:
         """A small JPEG of the image for review screens."""
         stored = await file_of_task(db_session, principal, task_id, digest)
-        if not stored.has_thumbnail:
-            raise NotFound("这个文件没有缩略图")
+        if stored.decode_error is not None or (
+            not stored.has_thumbnail and not await ctx.uploads.ensure_thumbnail(digest)
+        ):
+            raise NotFound(
+                "这张图片无法完整解码，没有缩略图；原文件仍可下载", decode_error=stored.decode_error
+            )
         return _serve(ctx, thumbnail_key(digest), "image/jpeg")
 
 

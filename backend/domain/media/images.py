@@ -56,8 +56,12 @@ class ImageFacts:
     exif_longitude: str | None
 
 
-def inspect(path: Path, *, max_pixels: int) -> ImageFacts:
-    """Check the file at ``path`` is a whole, accepted image within ``max_pixels``; read its facts."""
+def examine(path: Path, *, max_pixels: int) -> ImageFacts:
+    """Check the file at ``path`` is an accepted image within ``max_pixels``; read its facts.
+
+    Reads the headers only (type, size in pixels, EXIF): a phone waits for this answer. The
+    pixels are decoded afterwards, for the thumbnail (``thumbnail``).
+    """
     with path.open("rb") as f:
         expected = sniff(f.read(HEAD_BYTES))
     if expected is None:
@@ -72,12 +76,13 @@ def inspect(path: Path, *, max_pixels: int) -> ImageFacts:
                     height=height,
                     max_pixels=max_pixels,
                 )
+            if width < 1 or height < 1:
+                raise UnsupportedFileType("图片没有像素")
             exif = img.getexif()
-            img.load()  # decodes everything: a truncated or corrupt image fails here
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise FileTooLarge(f"图片像素过多，疑似解压炸弹：{exc}") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UnsupportedFileType(f"无法作为 {expected} 图片完整读取：{exc}") from exc
+        raise UnsupportedFileType(f"无法作为 {expected} 图片读取：{exc}") from exc
     taken_at, latitude, longitude = _exif_fields(exif)
     return ImageFacts(
         format=expected,
@@ -90,23 +95,37 @@ def inspect(path: Path, *, max_pixels: int) -> ImageFacts:
     )
 
 
+class Undecodable(Exception):
+    """The image's pixels cannot be decoded whole (truncated or corrupt data)."""
+
+
 def thumbnail(path: Path, *, max_pixels: int) -> bytes:
-    """A JPEG of at most ``THUMBNAIL_EDGE`` px on the long edge, upright as the camera meant."""
-    with Image.open(path) as img:
-        if img.width * img.height > max_pixels:
-            raise FileTooLarge("图片像素过多")
-        img.draft("RGB", (THUMBNAIL_EDGE * 2, THUMBNAIL_EDGE * 2))  # JPEG: decode at 1/2..1/8
-        upright = ImageOps.exif_transpose(img)
-        upright.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE))
-        out = io.BytesIO()
-        upright.convert("RGB").save(out, "JPEG", quality=80, optimize=True)
+    """Decode the whole image and return a JPEG of at most ``THUMBNAIL_EDGE`` px, upright.
+
+    A JPEG is decoded at the smallest DCT scale that still gives the thumbnail; every byte of
+    its entropy-coded data is still read, so a truncated or corrupt file fails here.
+    """
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > max_pixels:
+                raise Undecodable("图片像素过多")
+            if img.format == "JPEG":
+                img.draft("RGB", (THUMBNAIL_EDGE, THUMBNAIL_EDGE))
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+            upright.thumbnail((THUMBNAIL_EDGE, THUMBNAIL_EDGE))
+            out = io.BytesIO()
+            upright.convert("RGB").save(out, "JPEG", quality=80)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise Undecodable(str(exc)[:180]) from exc
     return out.getvalue()
 
 
 def guard_against_bombs(max_pixels: int) -> None:
     """Make Pillow's decompression-bomb warning an error above ``max_pixels``, process-wide.
 
-    Set once when the app is made (a filter changed per call is not thread-safe); ``inspect``
+    Set once when the app is made (a filter changed per call is not thread-safe); ``examine``
+    ``examine``
     also compares the pixel count itself, so the limit holds even where the filter is not set.
     """
     Image.MAX_IMAGE_PIXELS = max_pixels

@@ -4,16 +4,18 @@ An upload is created for one task by a user who holds (or held) it, with the sha
 phone computed. Its bytes go to a spool file beside the store, one PATCH at a time:
 
 * no database transaction is held while a phone sends bytes: a PATCH takes an exclusive
-  lock on the spool file (another writer gets 423), checks the offset, streams, flushes the
-  file to disk, and only then records the new offset in a short transaction;
-* the recorded offset is therefore always on disk; after a crash, a spool file longer than
-  it is cut back (those bytes were never confirmed), so HEAD reports only what is there;
+  lock on the spool file (another writer gets 423), checks the offset, streams the body to
+  the file and flushes it to disk (``fsync``) before it answers;
+* the spool file's size is the upload's offset (as in tusd): what a 204 reported is on
+  disk, and after a crash HEAD reports what the file really holds;
 * a chunk with ``Upload-Checksum`` that does not match is cut back whole (460); a chunk cut
   off by a lost connection keeps what arrived, so a resume re-sends less than one chunk;
 * the first bytes must announce JPEG, PNG or WebP, or the upload is refused at once (415);
-* at the last byte the whole file is hashed again and must equal the declared sha256, then
-  decoded and checked (type, pixels); only then does it enter the store, with its facts and
-  a thumbnail. A refusal stores nothing and removes the spool file.
+* at the last byte the whole file is hashed again and must equal the declared sha256, and
+  its headers are read (type, pixels, EXIF); only then does it enter the store. A refusal
+  stores nothing and removes the spool file. The pixels are decoded afterwards, off the
+  phone's wait, for the thumbnail; an image that cannot be decoded whole is kept (it is
+  what the phone captured) and marked with the reason.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class UploadService:
         self._spool = spool
         self._clock = clock
         self.limits = limits
+        self._pending: set[asyncio.Task[bool]] = set()
 
     # -- creation -------------------------------------------------------------------------
 
@@ -150,16 +153,13 @@ class UploadService:
     # -- reading where an upload stands ----------------------------------------------------
 
     async def find(self, principal: Principal, upload_id: uuid.UUID) -> Upload:
-        """The caller's own upload, as it stands on disk (HEAD)."""
+        """The caller's own upload, as it stands on disk (HEAD); 423 while a PATCH writes it."""
         upload = await self._load(principal, upload_id)
         if upload.state == "open":
             upload = await self._recover_if_stored(upload)
         if upload.state == "open":
-            try:
-                with self._locked(upload.id) as spool:
-                    upload = await self._reconcile(upload, spool)
-            except UploadBusy:  # a PATCH is writing: the recorded offset is on disk already
-                pass
+            with self._locked(upload.id) as spool:
+                upload.offset = _size(spool)
         return upload
 
     async def _load(self, principal: Principal, upload_id: uuid.UUID) -> Upload:
@@ -195,6 +195,8 @@ class UploadService:
     ) -> Upload:
         """Append the PATCH body at ``offset``; at the last byte, check the file and store it."""
         upload = await self._load(principal, upload_id)
+        if upload.state == "open":
+            upload = await self._recover_if_stored(upload)
         if upload.state == "stored":
             if offset != upload.length:
                 raise UploadOffsetMismatch(
@@ -204,30 +206,21 @@ class UploadService:
         actor = Actor(
             role=principal.role.value, user_id=principal.user_id, device_id=principal.device_id
         )
-        upload = await self._recover_if_stored(upload)
-        if upload.state == "stored":
-            return await self.write(principal, upload_id, offset, body, checksum, request_id)
         with self._locked(upload.id) as spool:
-            upload = await self._reconcile(upload, spool)
-            if offset != upload.offset:
+            start = _size(spool)
+            if offset != start:
                 raise UploadOffsetMismatch(
-                    f"Upload-Offset {offset} 与已收到的 {upload.offset} 字节不符",
-                    offset=upload.offset,
+                    f"Upload-Offset {offset} 与已收到的 {start} 字节不符", offset=start
                 )
-            if upload.state == "stored":
-                return upload
-            start = upload.offset
             try:
-                end = await self._append(upload, spool, start, body, checksum)
+                upload.offset = await self._append(upload, spool, start, body, checksum)
             except DomainError as exc:
                 await _truncate(spool, start)
                 if isinstance(exc, UnsupportedFileType | FileTooLarge):
-                    await self._refuse(upload, spool, exc, actor, request_id)
+                    await self._refuse(upload, exc, actor, request_id)
                 raise
-            if end != start:
-                upload = await self._set_offset(upload, end)
             if upload.offset == upload.length:
-                upload = await self._finish(upload, spool, actor, request_id)
+                upload = await self._finish(upload, actor, request_id)
         return upload
 
     async def _append(
@@ -263,6 +256,7 @@ class UploadService:
                 written += len(piece)
         except ClientGone:
             if chunk_hash is not None:  # a partial chunk cannot be checked: none of it is kept
+                await _truncate(spool, start)
                 return start
             logger.info("upload %s: connection lost after %d bytes; kept", upload.id, written)
         spool.flush()
@@ -275,18 +269,7 @@ class UploadService:
             raise ChecksumMismatch(f"本块 {checksum.algorithm} 校验不符，已丢弃本块", offset=start)
         return start + written
 
-    async def _set_offset(self, upload: Upload, offset: int) -> Upload:
-        with write_intent():
-            async with self._sessions() as session, session.begin():
-                await session.execute(
-                    update(Upload).where(Upload.id == upload.id).values(offset=offset)
-                )
-        upload.offset = offset
-        return upload
-
-    async def _finish(
-        self, upload: Upload, spool: BinaryIO, actor: Actor, request_id: str
-    ) -> Upload:
+    async def _finish(self, upload: Upload, actor: Actor, request_id: str) -> Upload:
         path = self._spool_path(upload.id)
         digest = await asyncio.to_thread(_sha256_of, path)
         if digest != upload.digest:
@@ -295,18 +278,13 @@ class UploadService:
                 declared=upload.digest,
                 actual=digest,
             )
-            await self._refuse(upload, spool, exc, actor, request_id)
+            await self._refuse(upload, exc, actor, request_id)
             raise exc
         try:
-            facts = await asyncio.to_thread(images.inspect, path, max_pixels=self.limits.max_pixels)
+            facts = await asyncio.to_thread(images.examine, path, max_pixels=self.limits.max_pixels)
         except (UnsupportedFileType, FileTooLarge) as refusal:
-            await self._refuse(upload, spool, refusal, actor, request_id)
+            await self._refuse(upload, refusal, actor, request_id)
             raise
-        thumb = await asyncio.to_thread(
-            _thumbnail_file, path, self._spool, max_pixels=self.limits.max_pixels
-        )
-        if thumb is not None:
-            await asyncio.to_thread(self.store.put, thumbnail_key(upload.digest), thumb)
         # the file enters the store before its row: a crash between leaves a file that
         # ``_recover_if_stored`` records, never a row without its file
         await asyncio.to_thread(self.store.put, upload.digest, path)
@@ -315,7 +293,6 @@ class UploadService:
     async def _record_stored(
         self, upload: Upload, facts: images.ImageFacts, actor: Actor, request_id: str
     ) -> Upload:
-        has_thumbnail = await asyncio.to_thread(self.store.has, thumbnail_key(upload.digest))
         now = self._clock.now()
         with write_intent():
             async with self._sessions() as session, session.begin():
@@ -331,7 +308,7 @@ class UploadService:
                             exif_taken_at=facts.exif_taken_at,
                             exif_latitude=facts.exif_latitude,
                             exif_longitude=facts.exif_longitude,
-                            has_thumbnail=has_thumbnail,
+                            has_thumbnail=False,
                             stored_at=now,
                             first_user_id=upload.user_id,
                         )
@@ -339,7 +316,7 @@ class UploadService:
                 await session.execute(
                     update(Upload)
                     .where(Upload.id == upload.id)
-                    .values(state="stored", ended_at=now)
+                    .values(state="stored", offset=upload.length, ended_at=now)
                 )
                 Audit(session, self._clock, actor, request_id).record(
                     AuditAction.FILE_ACCEPTED,
@@ -355,11 +332,13 @@ class UploadService:
                         "known_already": known is not None,
                     },
                 )
-        upload.state, upload.ended_at = "stored", now
+        upload.state, upload.offset, upload.ended_at = "stored", upload.length, now
+        if known is None or not known.has_thumbnail:
+            self._start_thumbnail(upload.digest)
         return upload
 
     async def _refuse(
-        self, upload: Upload, spool: BinaryIO, exc: DomainError, actor: Actor, request_id: str
+        self, upload: Upload, exc: DomainError, actor: Actor, request_id: str
     ) -> None:
         """Nothing of a refused file is kept; the upload answers 410 from now on."""
         self._spool_path(upload.id).unlink(missing_ok=True)
@@ -383,10 +362,66 @@ class UploadService:
                 )
         upload.state = "refused"
 
+    async def _recover_if_stored(self, upload: Upload) -> Upload:
+        """The spool file is gone because the file entered the store, and a crash came before
+        its row said so (or another upload of the same bytes finished first): record it now."""
+        if self._spool_path(upload.id).exists():
+            return upload
+        path = await asyncio.to_thread(self.store.local_path, upload.digest)
+        if path is None:
+            return upload
+        facts = await asyncio.to_thread(images.examine, path, max_pixels=self.limits.max_pixels)
+        return await self._record_stored(upload, facts, Actor.system(), "recovery")
+
+    # -- thumbnails ------------------------------------------------------------------------------
+
+    def _start_thumbnail(self, digest: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.ensure_thumbnail(digest))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def ensure_thumbnail(self, digest: str) -> bool:
+        """Decode the stored image whole and keep its thumbnail; False when it cannot be decoded."""
+        key = thumbnail_key(digest)
+        error: str | None = None
+        if not await asyncio.to_thread(self.store.has, key):
+            path = await asyncio.to_thread(self.store.local_path, digest)
+            if path is None:
+                return False
+            try:
+                small = await asyncio.to_thread(
+                    images.thumbnail, path, max_pixels=self.limits.max_pixels
+                )
+            except images.Undecodable as exc:
+                error = str(exc) or "无法解码"
+                logger.warning("stored image %s cannot be decoded whole: %s", digest, error)
+            else:
+                self._spool.mkdir(parents=True, exist_ok=True)
+                made = self._spool / f"{digest}.{uuid.uuid4().hex}.thumb"
+                await asyncio.to_thread(_write_file, made, small)
+                await asyncio.to_thread(self.store.put, key, made)
+        with write_intent():
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    update(StoredFile)
+                    .where(StoredFile.digest == digest)
+                    .values(has_thumbnail=error is None, decode_error=error)
+                )
+        return error is None
+
+    async def stop(self) -> None:
+        """Let thumbnails being made finish (bounded); the rest are made on demand later."""
+        if self._pending:
+            _, late = await asyncio.wait(set(self._pending), timeout=10)
+            for task in late:
+                task.cancel()
+
     # -- termination and expiry --------------------------------------------------------------
 
     async def terminate(self, principal: Principal, upload_id: uuid.UUID) -> None:
         upload = await self._load(principal, upload_id)
+        if upload.state == "stored":
+            raise UploadGone("上传已完成，文件已保存，不能再终止")
         with self._locked(upload.id):
             with write_intent():
                 async with self._sessions() as session, session.begin():
@@ -429,9 +464,8 @@ class UploadService:
     @contextlib.contextmanager
     def _locked(self, upload_id: uuid.UUID) -> Iterator[BinaryIO]:
         """The spool file, open for writing under an exclusive lock (other writers: 423)."""
-        path = self._spool_path(upload_id)
         try:
-            fd = os.open(path, os.O_RDWR)
+            fd = os.open(self._spool_path(upload_id), os.O_RDWR)
         except FileNotFoundError as exc:
             raise UploadGone("上传的暂存文件已不存在，请重新开始上传") from exc
         spool = os.fdopen(fd, "r+b", buffering=1024 * 1024)
@@ -439,30 +473,10 @@ class UploadService:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
-                raise UploadBusy("另一个请求正在写入这个上传，请稍后用 HEAD 查询偏移量") from exc
+                raise UploadBusy("另一个请求正在写入这个上传，请稍后再试") from exc
             yield spool
         finally:
             spool.close()  # closing releases the lock
-
-    async def _recover_if_stored(self, upload: Upload) -> Upload:
-        """A crash after the file entered the store but before its row said so: record it now."""
-        if upload.offset != upload.length or self._spool_path(upload.id).exists():
-            return upload
-        path = self.store.local_path(upload.digest)
-        if path is None:
-            return upload
-        facts = await asyncio.to_thread(images.inspect, path, max_pixels=self.limits.max_pixels)
-        return await self._record_stored(upload, facts, Actor.system(), "recovery")
-
-    async def _reconcile(self, upload: Upload, spool: BinaryIO) -> Upload:
-        """Make the spool file and the recorded offset agree on what is really on disk."""
-        size = os.fstat(spool.fileno()).st_size
-        if size > upload.offset:  # written but never confirmed: cut back
-            await _truncate(spool, upload.offset)
-        elif size < upload.offset:  # the disk lost what it had confirmed: say so, resume there
-            logger.warning("upload %s: spool has %d of %d bytes", upload.id, size, upload.offset)
-            upload = await self._set_offset(upload, size)
-        return upload
 
     # -- files -----------------------------------------------------------------------------------
 
@@ -490,6 +504,10 @@ async def _holds_or_held(session: AsyncSession, user_id: uuid.UUID, task_id: uui
     return any(str(user_id) in ids for ids in history)
 
 
+def _size(spool: BinaryIO) -> int:
+    return os.fstat(spool.fileno()).st_size
+
+
 async def _truncate(spool: BinaryIO, size: int) -> None:
     spool.flush()
     spool.truncate(size)
@@ -504,15 +522,9 @@ def _sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def _thumbnail_file(path: Path, folder: Path, *, max_pixels: int) -> Path | None:
-    try:
-        data = images.thumbnail(path, max_pixels=max_pixels)
-    except Exception:  # a review convenience: its failure must not refuse the evidence
-        logger.exception("no thumbnail for %s", path.name)
-        return None
-    out = folder / f"{path.stem}.thumb"
-    with out.open("wb") as f:
+def _write_file(path: Path, data: bytes) -> Path:
+    with path.open("wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    return out
+    return path

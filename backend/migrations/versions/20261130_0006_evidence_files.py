@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("exif_latitude", sa.String(length=16), nullable=True),
         sa.Column("exif_longitude", sa.String(length=16), nullable=True),
         sa.Column("has_thumbnail", sa.Boolean(), nullable=False),
+        sa.Column("decode_error", sa.String(length=200), nullable=True),
         sa.Column(
             "stored_at", advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False
         ),

@@ -1,0 +1,142 @@
+"""``zsjg bench upload``: tus upload throughput against a raw disk write of the same bytes, in one run.
+
+It starts the demo server on 127.0.0.1 (embedded SQLite, files under its data directory),
+signs in as a demo inspector and uploads phone-sized JPEG photos (distinct files, each
+checked, hashed again and stored by the server) with tus in chunks, one PATCH answered
+before the next, as a phone does. The baseline writes the same bytes in the same chunks to
+a file on the same disk and flushes it to disk (``fsync``) — what storing them costs at the
+least. The two take turns, file by file, so the machine's slow spells weigh on both alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend.bench import PASSWORD, served
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def _photos(count: int, width: int, height: int) -> list[bytes]:
+    from PIL import Image
+
+    photos = []
+    for i in range(count):
+        img = Image.effect_noise((width, height), 24 + i).convert("RGB")
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=90)
+        photos.append(out.getvalue())
+    return photos
+
+
+def _raw_write(folder: Path, data: bytes, chunk: int) -> float:
+    path = folder / "raw.bin"
+    start = time.perf_counter()
+    with path.open("wb") as f:
+        for at in range(0, len(data), chunk):
+            f.write(data[at : at + chunk])
+        f.flush()
+        os.fsync(f.fileno())
+    elapsed = time.perf_counter() - start
+    path.unlink()
+    return elapsed
+
+
+def _upload(
+    http: httpx.Client, auth: dict[str, str], task_id: str, data: bytes, chunk: int
+) -> float:
+    digest = hashlib.sha256(data).hexdigest()
+    meta = ",".join(
+        f"{k} {base64.b64encode(v.encode()).decode()}"
+        for k, v in {"sha256": digest, "task_id": task_id, "filename": "bench.jpg"}.items()
+    )
+    start = time.perf_counter()
+    created = http.post(
+        "/api/v1/uploads",
+        headers={**auth, **TUS, "Upload-Length": str(len(data)), "Upload-Metadata": meta},
+    )
+    if created.status_code != 201:
+        raise RuntimeError(f"creation failed: {created.status_code} {created.text}")
+    location = created.headers["location"]
+    offset = 0
+    while offset < len(data):
+        r = http.patch(
+            location,
+            content=data[offset : offset + chunk],
+            headers={
+                **auth,
+                **TUS,
+                "Content-Type": "application/offset+octet-stream",
+                "Upload-Offset": str(offset),
+            },
+        )
+        if r.status_code != 204:
+            raise RuntimeError(f"PATCH failed: {r.status_code} {r.text}")
+        offset = int(r.headers["upload-offset"])
+    elapsed = time.perf_counter() - start
+    if http.head(f"/api/v1/files/{digest}", headers=auth).status_code != 200:
+        raise RuntimeError("the uploaded file is not stored")
+    return elapsed
+
+
+def run(
+    files: int = 6, chunk_mb: float = 1.0, width: int = 4000, height: int = 3000
+) -> dict[str, Any]:
+    import asyncio
+    import logging
+
+    from backend.clock import SystemClock
+    from backend.db.migrate import upgrade
+    from backend.demo.seed import seed_if_empty
+    from backend.settings import Settings
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    root = Path(tempfile.mkdtemp(prefix="zsjg-bench-upload-"))
+    data_dir = root / "data"
+    settings = Settings(data_dir=data_dir, demo_mode=True)
+    print(f"preparing {data_dir} and {files} photos of {width}×{height}…", file=sys.stderr)
+    upgrade(settings.effective_database_url)
+    asyncio.run(seed_if_empty(settings, SystemClock()))
+    photos = _photos(files, width, height)
+    chunk = int(chunk_mb * 1024 * 1024)
+    raw_folder = data_dir / "raw-write"
+    raw_folder.mkdir(parents=True)
+    with served(data_dir, root) as base, httpx.Client(base_url=base, timeout=120) as http:
+        login = http.post(
+            "/api/v1/auth/login",
+            json={"username": "insp02", "password": PASSWORD, "device_id": str(uuid.uuid4())},
+        )
+        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        task_id = http.get("/api/v1/tasks/", headers=auth, params={"limit": 1}).json()["items"][0][
+            "id"
+        ]
+        _upload(http, auth, task_id, _photos(1, 640, 480)[0], chunk)  # warm up
+        print(f"uploading {files} files in {chunk_mb:g} MB chunks…", file=sys.stderr)
+        raw_seconds = upload_seconds = 0.0
+        for photo in photos:
+            raw_seconds += _raw_write(raw_folder, photo, chunk)
+            upload_seconds += _upload(http, auth, task_id, photo, chunk)
+    total_mb = sum(len(p) for p in photos) / 1024 / 1024
+    raw_rate, upload_rate = total_mb / raw_seconds, total_mb / upload_seconds
+    figures = {
+        "raw_disk_write_mb_per_s": round(raw_rate, 1),
+        "upload_mb_per_s": round(upload_rate, 1),
+        "upload_ratio": round(upload_rate / raw_rate, 3),
+        "files": files,
+        "file_mb": round(total_mb / files, 2),
+        "chunk_mb": chunk_mb,
+    }
+    print(json.dumps(figures, indent=2))
+    return figures
