@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         login_source=DemoLoginSource(settings.demo_password) if settings.demo_mode else None,
         push_writer=PushWriter(session_maker, the_clock),
         uploads=UploadService(
+            engine,
             session_maker,
             LocalBlobStore(settings.data_dir / "files"),
             settings.data_dir / "files" / "spool",  # beside the store: a rename moves a file in

@@ -2,8 +2,9 @@
 
 It starts the demo server on 127.0.0.1 (embedded SQLite, files under its data directory),
 signs in as a demo inspector and uploads phone-sized JPEG photos (distinct files, each
-checked, hashed again and stored by the server) with tus in chunks, one PATCH answered
-before the next, as a phone does. The baseline writes the same bytes in the same chunks to
+checked, hashed again and stored by the server) with tus, one request answered before the
+next, as a phone does: by default each file in its creating request (creation-with-upload,
+as the PWA's tus-js-client sends it), or in PATCH chunks of ``--chunk-mb``. The baseline writes the same bytes in the same chunks to
 a file on the same disk and flushes it to disk (``fsync``) — what storing them costs at the
 least. The two take turns, file by file, so the machine's slow spells weigh on both alike.
 """
@@ -62,15 +63,21 @@ def _upload(
         f"{k} {base64.b64encode(v.encode()).decode()}"
         for k, v in {"sha256": digest, "task_id": task_id, "filename": "bench.jpg"}.items()
     )
+    headers = {**auth, **TUS, "Upload-Length": str(len(data)), "Upload-Metadata": meta}
     start = time.perf_counter()
-    created = http.post(
-        "/api/v1/uploads",
-        headers={**auth, **TUS, "Upload-Length": str(len(data)), "Upload-Metadata": meta},
-    )
+    if chunk == 0:  # creation-with-upload, the whole file in the creating request
+        created = http.post(
+            "/api/v1/uploads",
+            content=data,
+            headers={**headers, "Content-Type": "application/offset+octet-stream"},
+        )
+        offset = int(created.headers.get("upload-offset", -1))
+    else:
+        created = http.post("/api/v1/uploads", headers=headers)
+        offset = 0
     if created.status_code != 201:
         raise RuntimeError(f"creation failed: {created.status_code} {created.text}")
     location = created.headers["location"]
-    offset = 0
     while offset < len(data):
         r = http.patch(
             location,
@@ -92,7 +99,7 @@ def _upload(
 
 
 def run(
-    files: int = 6, chunk_mb: float = 1.0, width: int = 4000, height: int = 3000
+    files: int = 6, chunk_mb: float = 0.0, width: int = 4000, height: int = 3000
 ) -> dict[str, Any]:
     import asyncio
     import logging
@@ -123,10 +130,11 @@ def run(
             "id"
         ]
         _upload(http, auth, task_id, _photos(1, 640, 480)[0], chunk)  # warm up
-        print(f"uploading {files} files in {chunk_mb:g} MB chunks…", file=sys.stderr)
+        how = f"in {chunk_mb:g} MB chunks" if chunk else "each in its creating request"
+        print(f"uploading {files} files {how}…", file=sys.stderr)
         raw_seconds = upload_seconds = 0.0
         for photo in photos:
-            raw_seconds += _raw_write(raw_folder, photo, chunk)
+            raw_seconds += _raw_write(raw_folder, photo, chunk or len(photo))
             upload_seconds += _upload(http, auth, task_id, photo, chunk)
     total_mb = sum(len(p) for p in photos) / 1024 / 1024
     raw_rate, upload_rate = total_mb / raw_seconds, total_mb / upload_seconds

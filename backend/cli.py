@@ -257,10 +257,10 @@ def bench_sync(seconds: float, concurrency: int) -> None:
 )
 @click.option(
     "--chunk-mb",
-    default=1.0,
+    default=0.0,
     show_default=True,
-    type=click.FloatRange(0.0625, 32),
-    help="tus chunk size.",
+    type=click.FloatRange(0, 32),
+    help="PATCH chunk size; 0 sends each file in its creating request.",
 )
 def bench_upload(files: int, chunk_mb: float) -> None:
     """tus upload of phone photos (MB/s) against a raw, flushed disk write of the same bytes."""

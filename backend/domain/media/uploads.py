@@ -30,12 +30,12 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.clock import Clock
 from backend.db.engine import write_intent
@@ -65,6 +65,8 @@ logger = logging.getLogger("zsjg.media")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 HASH_BLOCK = 1024 * 1024
 SWEEP_BATCH = 50
+SWEEP_EVERY = timedelta(minutes=1)
+"""Expired uploads are swept at a creation at most this often."""
 
 
 class ClientGone(Exception):
@@ -78,6 +80,11 @@ class Limits:
     expiry: timedelta
 
 
+_SELECT_UPLOAD = select(*Upload.__table__.c).where(Upload.__table__.c.id == bindparam("id"))
+_ATTRIBUTE = {"metadata": "metadata_"}
+"""Column names that differ from the model's attribute names."""
+
+
 def thumbnail_key(digest: str) -> str:
     return f"thumbnails/{digest}.jpg"
 
@@ -87,6 +94,7 @@ class UploadService:
 
     def __init__(
         self,
+        engine: AsyncEngine,
         session_maker: async_sessionmaker[AsyncSession],
         store: BlobStore,
         spool: Path,
@@ -94,11 +102,13 @@ class UploadService:
         limits: Limits,
     ) -> None:
         self._sessions = session_maker
+        self._engine = engine
         self.store = store
         self._spool = spool
         self._clock = clock
         self.limits = limits
         self._pending: set[asyncio.Task[bool]] = set()
+        self._next_sweep = datetime.min.replace(tzinfo=UTC)
 
     # -- creation -------------------------------------------------------------------------
 
@@ -134,20 +144,21 @@ class UploadService:
             created_at=now,
             expires_at=now + self.limits.expiry,
         )
-        async with self._sessions() as session:
-            if not await _holds_or_held(session, principal.user_id, task_id):
-                raise TaskNotFound("没有这个任务，或它不是您的任务")
         self._spool.mkdir(parents=True, exist_ok=True)
         spool = self._spool_path(upload.id)
         spool.touch(exist_ok=False)
         try:
             with write_intent():
                 async with self._sessions() as session, session.begin():
+                    if not await _holds_or_held(session, principal.user_id, task_id):
+                        raise TaskNotFound("没有这个任务，或它不是您的任务")
                     session.add(upload)
         except BaseException:
             spool.unlink(missing_ok=True)
             raise
-        await self.sweep_expired()
+        if self._clock.now() >= self._next_sweep:
+            self._next_sweep = self._clock.now() + SWEEP_EVERY
+            await self.sweep_expired()
         return upload
 
     # -- reading where an upload stands ----------------------------------------------------
@@ -163,8 +174,14 @@ class UploadService:
         return upload
 
     async def _load(self, principal: Principal, upload_id: uuid.UUID) -> Upload:
-        async with self._sessions() as session:
-            upload = await session.get(Upload, upload_id)
+        """The upload's row, read on a plain connection (every PATCH reads it), as a detached object."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_SELECT_UPLOAD, {"id": upload_id})).first()
+        upload = (
+            None
+            if row is None
+            else Upload(**{_ATTRIBUTE.get(k, k): v for k, v in row._mapping.items()})
+        )
         if (
             upload is None
             or upload.user_id != principal.user_id
