@@ -91,17 +91,20 @@ class UploadController(Controller):
             raise TusProtocolError("不支持 Upload-Defer-Length：请给出 Upload-Length")
         length = tus.integer_header(headers, "Upload-Length")
         metadata = tus.parse_metadata(headers.get("upload-metadata"))
-        service = ctx.uploads
-        upload = await service.create(principal, length, metadata)
+        with_body = headers.get("content-type", "").split(";")[0].strip() == tus.OFFSET_OCTET_STREAM
+        upload = await ctx.uploads.create(
+            principal,
+            length,
+            metadata,
+            body=_body(request) if with_body else None,
+            checksum=tus.parse_checksum(headers.get("upload-checksum")) if with_body else None,
+            request_id=request_id_of(request),
+        )
         answer = _tus_headers(
             Location=f"{UPLOADS_PATH}/{upload.id}",
             **{"Upload-Expires": tus.http_date(upload.expires_at)},
         )
-        if headers.get("content-type", "").split(";")[0].strip() == tus.OFFSET_OCTET_STREAM:
-            checksum = tus.parse_checksum(headers.get("upload-checksum"))
-            upload = await service.write(
-                principal, upload.id, 0, _body(request), checksum, request_id_of(request)
-            )
+        if with_body:
             answer["Upload-Offset"] = str(upload.offset)
         return Response(None, status_code=HTTP_201_CREATED, headers=answer)
 

@@ -23,19 +23,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 import os
 import re
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.clock import Clock
 from backend.db.engine import write_intent
@@ -65,6 +68,8 @@ logger = logging.getLogger("zsjg.media")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 HASH_BLOCK = 1024 * 1024
 SWEEP_BATCH = 50
+FLUSH_EVERY = 1024 * 1024
+"""While a body arrives, its bytes are flushed to disk in the background every this many."""
 SWEEP_EVERY = timedelta(minutes=1)
 """Expired uploads are swept at a creation at most this often."""
 
@@ -108,12 +113,25 @@ class UploadService:
         self._clock = clock
         self.limits = limits
         self._pending: set[asyncio.Task[bool]] = set()
+        self._thumbnailer: ThreadPoolExecutor | None = None
         self._next_sweep = datetime.min.replace(tzinfo=UTC)
 
     # -- creation -------------------------------------------------------------------------
 
-    async def create(self, principal: Principal, length: int, metadata: dict[str, str]) -> Upload:
-        """A new upload of ``length`` bytes whose sha256 and task the metadata names."""
+    async def create(
+        self,
+        principal: Principal,
+        length: int,
+        metadata: dict[str, str],
+        body: AsyncIterator[bytes] | None = None,
+        checksum: Checksum | None = None,
+        request_id: str = "",
+    ) -> Upload:
+        """A new upload of ``length`` bytes whose sha256 and task the metadata names.
+
+        With a ``body`` (creation-with-upload) its bytes are written at once; a file that
+        arrives whole is stored with one transaction, its upload row included.
+        """
         if length > self.limits.max_bytes:
             raise FileTooLarge(
                 f"文件 {length} 字节，超过上限 {self.limits.max_bytes} 字节",
@@ -145,16 +163,25 @@ class UploadService:
             expires_at=now + self.limits.expiry,
         )
         self._spool.mkdir(parents=True, exist_ok=True)
-        spool = self._spool_path(upload.id)
-        spool.touch(exist_ok=False)
+        spool_path = self._spool_path(upload.id)
+        spool_path.touch(exist_ok=False)
         try:
-            with write_intent():
-                async with self._sessions() as session, session.begin():
-                    if not await _holds_or_held(session, principal.user_id, task_id):
+            if body is None:
+                with write_intent():
+                    async with self._sessions() as session, session.begin():
+                        if not await _holds_or_held(session, principal.user_id, task_id):
+                            raise TaskNotFound("没有这个任务，或它不是您的任务")
+                        session.add(upload)
+            else:
+                async with self._engine.connect() as conn:
+                    if not await _holds_or_held(conn, principal.user_id, task_id):
                         raise TaskNotFound("没有这个任务，或它不是您的任务")
-                    session.add(upload)
+                upload = await self._write_locked(
+                    upload, 0, body, checksum, _actor(principal), request_id, new=True
+                )
         except BaseException:
-            spool.unlink(missing_ok=True)
+            if upload.state != "stored":
+                spool_path.unlink(missing_ok=True)
             raise
         if self._clock.now() >= self._next_sweep:
             self._next_sweep = self._clock.now() + SWEEP_EVERY
@@ -220,25 +247,55 @@ class UploadService:
                     f"上传已完成（{upload.length} 字节）", offset=upload.length
                 )
             return upload
-        actor = Actor(
-            role=principal.role.value, user_id=principal.user_id, device_id=principal.device_id
+        return await self._write_locked(
+            upload, offset, body, checksum, _actor(principal), request_id, new=False
         )
+
+    async def _write_locked(
+        self,
+        upload: Upload,
+        offset: int,
+        body: AsyncIterator[bytes],
+        checksum: Checksum | None,
+        actor: Actor,
+        request_id: str,
+        *,
+        new: bool,
+    ) -> Upload:
+        """Under the spool file's lock: append at ``offset``; store the file once it is whole.
+
+        ``new``: the upload's row is not written yet (creation-with-upload); it is written
+        with the outcome, in the same transaction.
+        """
         with self._locked(upload.id) as spool:
             start = _size(spool)
             if offset != start:
                 raise UploadOffsetMismatch(
                     f"Upload-Offset {offset} 与已收到的 {start} 字节不符", offset=start
                 )
+            # a request that carries the file from its first byte hashes it on the way in;
+            # one that resumes it hashes the whole file from the disk once it is complete
+            whole = hashlib.sha256() if start == 0 else None
             try:
-                upload.offset = await self._append(upload, spool, start, body, checksum)
+                upload.offset = await self._append(upload, spool, start, body, checksum, whole)
             except DomainError as exc:
                 await _truncate(spool, start)
                 if isinstance(exc, UnsupportedFileType | FileTooLarge):
-                    await self._refuse(upload, exc, actor, request_id)
+                    await self._refuse(upload, exc, actor, request_id, new=new)
+                elif new:
+                    await self._insert(upload)
                 raise
             if upload.offset == upload.length:
-                upload = await self._finish(upload, actor, request_id)
+                digest = whole.hexdigest() if whole is not None else None
+                upload = await self._finish(upload, actor, request_id, digest, new=new)
+            elif new:  # the creating request brought part of the file
+                await self._insert(upload)
         return upload
+
+    async def _insert(self, upload: Upload) -> None:
+        with write_intent():
+            async with self._sessions() as session, session.begin():
+                session.add(upload)
 
     async def _append(
         self,
@@ -247,6 +304,7 @@ class UploadService:
         start: int,
         body: AsyncIterator[bytes],
         checksum: Checksum | None,
+        whole: hashlib._Hash | None,
     ) -> int:
         room = upload.length - start
         written = 0
@@ -257,6 +315,11 @@ class UploadService:
             spool.seek(0)
             head = spool.read(start)
         spool.seek(start)
+        # bytes are flushed to disk in the background while more arrive, so that the flush
+        # before the answer has only the tail left to write
+        flushing: asyncio.Future[None] | None = None
+        unflushed = 0
+        loop = asyncio.get_running_loop()
         try:
             async for piece in body:
                 if written + len(piece) > room:
@@ -270,12 +333,24 @@ class UploadService:
                 spool.write(piece)
                 if chunk_hash is not None:
                     chunk_hash.update(piece)
+                if whole is not None:
+                    whole.update(piece)
                 written += len(piece)
+                unflushed += len(piece)
+                if unflushed >= FLUSH_EVERY and (flushing is None or flushing.done()):
+                    if flushing is not None:
+                        flushing.result()
+                    spool.flush()
+                    flushing = loop.run_in_executor(None, os.fdatasync, spool.fileno())
+                    unflushed = 0
         except ClientGone:
             if chunk_hash is not None:  # a partial chunk cannot be checked: none of it is kept
                 await _truncate(spool, start)
                 return start
             logger.info("upload %s: connection lost after %d bytes; kept", upload.id, written)
+        finally:
+            if flushing is not None:  # never leave a flush running on a file about to close
+                await flushing
         spool.flush()
         await asyncio.to_thread(os.fsync, spool.fileno())
         if (
@@ -286,33 +361,45 @@ class UploadService:
             raise ChecksumMismatch(f"本块 {checksum.algorithm} 校验不符，已丢弃本块", offset=start)
         return start + written
 
-    async def _finish(self, upload: Upload, actor: Actor, request_id: str) -> Upload:
+    async def _finish(
+        self, upload: Upload, actor: Actor, request_id: str, digest: str | None, *, new: bool
+    ) -> Upload:
         path = self._spool_path(upload.id)
-        digest = await asyncio.to_thread(_sha256_of, path)
+        if digest is None:
+            digest = await asyncio.to_thread(_sha256_of, path)
         if digest != upload.digest:
             exc: DomainError = ChecksumMismatch(
                 f"整个文件的 sha256 为 {digest}，与声明的 {upload.digest} 不符；请重新上传",
                 declared=upload.digest,
                 actual=digest,
             )
-            await self._refuse(upload, exc, actor, request_id)
+            await self._refuse(upload, exc, actor, request_id, new=new)
             raise exc
         try:
             facts = await asyncio.to_thread(images.examine, path, max_pixels=self.limits.max_pixels)
         except (UnsupportedFileType, FileTooLarge) as refusal:
-            await self._refuse(upload, refusal, actor, request_id)
+            await self._refuse(upload, refusal, actor, request_id, new=new)
             raise
         # the file enters the store before its row: a crash between leaves a file that
         # ``_recover_if_stored`` records, never a row without its file
         await asyncio.to_thread(self.store.put, upload.digest, path)
-        return await self._record_stored(upload, facts, actor, request_id)
+        return await self._record_stored(upload, facts, actor, request_id, new=new)
 
     async def _record_stored(
-        self, upload: Upload, facts: images.ImageFacts, actor: Actor, request_id: str
+        self,
+        upload: Upload,
+        facts: images.ImageFacts,
+        actor: Actor,
+        request_id: str,
+        *,
+        new: bool = False,
     ) -> Upload:
         now = self._clock.now()
         with write_intent():
             async with self._sessions() as session, session.begin():
+                if new:
+                    session.add(upload)
+                    await session.flush()
                 known = await session.get(StoredFile, upload.digest)
                 if known is None:
                     session.add(
@@ -355,13 +442,16 @@ class UploadService:
         return upload
 
     async def _refuse(
-        self, upload: Upload, exc: DomainError, actor: Actor, request_id: str
+        self, upload: Upload, exc: DomainError, actor: Actor, request_id: str, *, new: bool
     ) -> None:
         """Nothing of a refused file is kept; the upload answers 410 from now on."""
         self._spool_path(upload.id).unlink(missing_ok=True)
         now = self._clock.now()
         with write_intent():
             async with self._sessions() as session, session.begin():
+                if new:
+                    session.add(upload)
+                    await session.flush()
                 await session.execute(
                     update(Upload)
                     .where(Upload.id == upload.id)
@@ -405,10 +495,13 @@ class UploadService:
             path = await asyncio.to_thread(self.store.local_path, digest)
             if path is None:
                 return False
-            try:
-                small = await asyncio.to_thread(
-                    images.thumbnail, path, max_pixels=self.limits.max_pixels
+            if self._thumbnailer is None:
+                self._thumbnailer = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="zsjg-thumbnails", initializer=_yield_cpu
                 )
+            make = functools.partial(images.thumbnail, path, max_pixels=self.limits.max_pixels)
+            try:
+                small = await asyncio.get_running_loop().run_in_executor(self._thumbnailer, make)
             except images.Undecodable as exc:
                 error = str(exc) or "无法解码"
                 logger.warning("stored image %s cannot be decoded whole: %s", digest, error)
@@ -432,6 +525,9 @@ class UploadService:
             _, late = await asyncio.wait(set(self._pending), timeout=10)
             for task in late:
                 task.cancel()
+        if self._thumbnailer is not None:
+            self._thumbnailer.shutdown(wait=False, cancel_futures=True)
+            self._thumbnailer = None
 
     # -- termination and expiry --------------------------------------------------------------
 
@@ -504,7 +600,21 @@ class UploadService:
             return await session.get(StoredFile, digest)
 
 
-async def _holds_or_held(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID) -> bool:
+def _yield_cpu() -> None:
+    """Thumbnails are made at the lowest CPU priority: a phone waiting for an answer goes first."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor(
+        role=principal.role.value, user_id=principal.user_id, device_id=principal.device_id
+    )
+
+
+async def _holds_or_held(
+    session: AsyncSession | AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID
+) -> bool:
     """The user is assigned to the task, or was before a reassignment (late work still uploads)."""
     holds = await session.scalar(
         select(TaskAssignment.task_id).where(
@@ -513,12 +623,12 @@ async def _holds_or_held(session: AsyncSession, user_id: uuid.UUID, task_id: uui
     )
     if holds is not None:
         return True
-    history = await session.scalars(
+    history = await session.execute(
         select(AssignmentHistoryEntry.inspector_ids).where(
             AssignmentHistoryEntry.task_id == task_id
         )
     )
-    return any(str(user_id) in ids for ids in history)
+    return any(str(user_id) in ids for (ids,) in history)
 
 
 def _size(spool: BinaryIO) -> int:
