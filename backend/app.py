@@ -40,6 +40,7 @@ from backend.domain.media.storage import LocalBlobStore
 from backend.domain.media.uploads import Limits, UploadService
 from backend.domain.objects.controllers import InspectionObjectController
 from backend.domain.people.controllers import MeController, TeamConflictController
+from backend.domain.records.controllers import RecordFormController
 from backend.domain.sync.controllers import DeviceController, SyncController
 from backend.domain.sync.team import DeviceAdminController, TeamSyncController
 from backend.domain.sync.writer import PushWriter
@@ -83,6 +84,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     UploadController,
     FileController,
     TaskFileController,
+    RecordFormController,
 ]
 
 

@@ -12,3 +12,26 @@ fi
 
 # tus-js-client, the PWA's upload client, drives the upload endpoints in the tests
 (cd tests/media/tus_js && npm ci --no-audit --no-fund --loglevel=error)
+
+# Debian packages: the record form's embeddable Chinese font (ReportLab cannot embed the CFF
+# Noto CJK fonts) and poppler-utils (pdftotext, pdffonts, pdftoppm) that its tests read it with
+DEBIAN_PACKAGES=(fonts-wqy-zenhei poppler-utils)
+missing=()
+for package in "${DEBIAN_PACKAGES[@]}"; do
+  status=$(dpkg -s "$package" 2>/dev/null || true)
+  if [[ $status != *"Status: install ok installed"* ]]; then
+    missing+=("$package")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo); fi
+  apt_install() {
+    ${SUDO[@]+"${SUDO[@]}"} env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y --no-install-recommends "${missing[@]}"
+  }
+  if ! apt_install; then
+    ${SUDO[@]+"${SUDO[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update
+    apt_install
+  fi
+fi
