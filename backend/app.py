@@ -108,8 +108,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         uploads=UploadService(
             engine,
             session_maker,
-            LocalBlobStore(settings.data_dir / "files"),
-            settings.data_dir / "files" / "spool",  # beside the store: a rename moves a file in
+            LocalBlobStore(settings.files_dir),
+            settings.files_dir / "spool",  # beside the store: a rename moves a file in
             the_clock,
             Limits(
                 max_bytes=settings.upload_max_bytes,

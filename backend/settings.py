@@ -56,6 +56,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"sqlite+aiosqlite:///{(self.data_dir / 'zsjg.sqlite3').as_posix()}"
 
     @property
+    def files_dir(self) -> Path:
+        """The content-addressed store of evidence files (and the spool of uploads in progress)."""
+        return self.data_dir / "files"
+
+    @property
     def effective_signing_key_file(self) -> Path:
         return self.signing_key_file or self.data_dir / "keys" / "signing.pem"
 

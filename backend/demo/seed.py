@@ -41,12 +41,14 @@ from backend.domain.audit.service import Actor, Audit
 from backend.domain.deadlines.calendars import load_calendar
 from backend.domain.deadlines.services import DeadlineService
 from backend.domain.deadlines.workdays import count_working_days
+from backend.domain.media.storage import LocalBlobStore
 from backend.domain.objects.uscc import ALPHABET, check_character
 from backend.domain.tasks.services import NewTask, TaskService
 from backend.errors import DomainError
 from backend.settings import Settings
 
 from . import catalog
+from .record import seed_demo_record
 
 SEED = 20261129
 BUSINESSES = 320
@@ -628,8 +630,13 @@ async def seed_if_empty(settings: Settings, clock: Clock) -> list[str]:
     try:
         maker = async_sessionmaker(engine, expire_on_commit=False)
         async with maker() as session, session.begin():
-            if (await session.scalar(select(func.count()).select_from(Department))) == 0:
+            empty = (await session.scalar(select(func.count()).select_from(Department))) == 0
+            if empty:
                 await seed(session, clock)
+        if empty:  # then one task worked through, as a phone does it, in a transaction of its own
+            async with maker() as session, session.begin():
+                await seed_demo_record(session, clock, LocalBlobStore(settings.files_dir))
+        async with maker() as session:
             return await account_lines(session)
     finally:
         await engine.dispose()
