@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
-    SQLAlchemyPlugin,
+    SQLAlchemyInitPlugin,
+    SQLAlchemySerializationPlugin,
 )
 from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins import InitPluginProtocol
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -88,6 +95,17 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
 ]
 
 
+class _Lifespan(InitPluginProtocol):
+    """Adds a lifespan manager after those of the plugins listed before it."""
+
+    def __init__(self, manager: Callable[[Litestar], AbstractAsyncContextManager[None]]) -> None:
+        self._manager = manager
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.lifespan.append(self._manager)
+        return app_config
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
     """Build the app. Without ``settings`` they are read from the ``ZSJG_*`` environment."""
     settings = settings or Settings.from_env()
@@ -145,11 +163,30 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def dispose_engine() -> None:
         await engine.dispose()
 
+    @contextlib.asynccontextmanager
+    async def background_work(_: Litestar) -> AsyncIterator[None]:
+        """The app's own workers: they stop (draining what they hold) before the engine goes."""
+        await anchoring.start()
+        await ctx.push_writer.start()
+        try:
+            yield
+        finally:
+            await ctx.push_writer.stop()
+            await ctx.uploads.stop()
+            await anchoring.stop()
+
     return Litestar(
         route_handlers=ROUTE_HANDLERS,
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        plugins=[SQLAlchemyPlugin(config=db)],
+        # the database plugin disposes the engine when its lifespan ends; the workers' lifespan
+        # is registered after it, so it ends first (SQLAlchemyPlugin would add these two
+        # plugins only after every plugin listed here, and so after the workers)
+        plugins=[
+            SQLAlchemyInitPlugin(config=db),
+            SQLAlchemySerializationPlugin(),
+            _Lifespan(background_work),
+        ],
         middleware=[
             request_id_middleware,
             audit_after_response_middleware,
@@ -157,8 +194,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             write_intent_middleware,
         ],
         state=State({"ctx": ctx}),
-        on_startup=[ctx.load_signing_key, anchoring.start, ctx.push_writer.start],
-        on_shutdown=[ctx.push_writer.stop, ctx.uploads.stop, anchoring.stop, dispose_engine],
+        on_startup=[ctx.load_signing_key],
+        on_shutdown=[dispose_engine],
         openapi_config=OpenAPIConfig(
             title="掌上监管 API",
             version="1",
