@@ -173,7 +173,13 @@ def test_kill_9_in_the_middle_of_pushes(tmp_path: Path) -> None:
     assert killed_mid_push >= 3, "the kills never hit a push in flight: the test proved nothing"
     with sqlite3.connect(server.data / "zsjg.sqlite3") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        logged = [row[0] for row in db.execute("SELECT mutation_id FROM mutation_log")]
+        mine = uuid.UUID(device).bytes  # the demo data has a device and a record of its own
+        logged = [
+            row[0]
+            for row in db.execute(
+                "SELECT mutation_id FROM mutation_log WHERE device_id = ?", (mine,)
+            )
+        ]
         assert len(logged) == len(set(logged)) == ROUNDS * BATCH, (
             "a mutation was applied twice or lost"
         )
@@ -181,7 +187,10 @@ def test_kill_9_in_the_middle_of_pushes(tmp_path: Path) -> None:
         findings = {
             row[0]
             for row in db.execute(
-                "SELECT lower(hex(id)) FROM sync_records WHERE entity = 'finding'"
+                "SELECT lower(hex(sync_records.id)) FROM sync_records"
+                " JOIN mutation_log ON mutation_log.task_id = sync_records.task_id"
+                " WHERE sync_records.entity = 'finding' AND mutation_log.device_id = ?",
+                (mine,),
             )
         }
         assert len(findings) == len(created)
