@@ -145,3 +145,54 @@ async def test_a_file_opens_through_any_task_that_names_it_and_no_other(
     # t1's inspectors still cannot read it through t2, nor list t2's evidence
     assert (await client.get(t2_file, headers=a)).status_code == 404
     assert (await client.get(f"/api/v1/tasks/{t2}/files", headers=a)).status_code == 404
+
+
+async def test_an_original_whose_exif_disagrees_with_the_phone_is_flagged(
+    client: Client, world: World
+) -> None:
+    phone = await Phone(client, "amr_a").login()
+    await phone.pull()
+    t1 = str(world["t1"])
+    original = files.jpeg()  # EXIF: 2026-11-30 10:15:42 +08:00 at 28.682000, 115.892167
+    honest, moved = str(uuid.uuid4()), str(uuid.uuid4())
+    evidence = files.png()
+    await phone.push(
+        phone.mutation(
+            "create",
+            "photo",
+            honest,
+            t1,
+            {
+                "evidence_digest": files.sha256(evidence),
+                "original_digest": files.sha256(original),
+                "taken_at": "2026-11-30T02:16:00Z",
+                "latitude": "28.682100",
+                "longitude": "115.892000",
+            },
+        ),
+        phone.mutation(
+            "create",
+            "photo",
+            moved,
+            t1,
+            {
+                "evidence_digest": files.sha256(evidence),
+                "original_digest": files.sha256(original),
+                "taken_at": "2026-11-29T10:15:42+08:00",
+                "latitude": "25.952300",
+                "longitude": "115.892167",
+            },
+        ),
+    )
+    url = f"/api/v1/tasks/{t1}/files"
+    before = (await client.get(url, headers=phone.headers)).json()
+    assert all(f["exif_mismatch"] == [] for f in before["files"])  # nothing to compare yet
+    _, last = await upload(client, phone.headers, t1, original)
+    assert last.status_code == 204
+    files_now = (await client.get(url, headers=phone.headers)).json()["files"]
+    flags = {
+        f["record_id"]: f["exif_mismatch"] for f in files_now if f["field"] == "original_digest"
+    }
+    assert flags[honest] == []  # within two minutes and about 100 m
+    assert len(flags[moved]) == 2
+    assert "拍摄时间不符" in flags[moved][0] and "拍摄位置不符（latitude）" in flags[moved][1]

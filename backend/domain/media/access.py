@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -18,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import sync
+from backend.clock import SHANGHAI
 from backend.db.models import InspectionObject, StoredFile, SyncRecord, Task, Upload
 from backend.domain.auth.principal import Principal
 from backend.domain.sync.store import record_from_row, register_from_json
@@ -41,6 +44,8 @@ class NamedFile(msgspec.Struct, kw_only=True):
     field: str
     required: bool
     stored: bool
+    exif_mismatch: list[str] = msgspec.field(default_factory=list)
+    """For a photo's original: where its EXIF disagrees with what the phone reported."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,17 +142,16 @@ async def evidence_of(session: AsyncSession, principal: Principal, task_id: uuid
     ]
     current = sync.content_hash(task_id, uscc or "", records)
     digests = {n.digest for n in names}
-    stored = (
-        set(
-            (
-                await session.scalars(
-                    select(StoredFile.digest).where(StoredFile.digest.in_(digests))
-                )
-            ).all()
-        )
+    stored_files = (
+        {
+            f.digest: f
+            for f in await session.scalars(select(StoredFile).where(StoredFile.digest.in_(digests)))
+        }
         if digests
-        else set()
+        else {}
     )
+    stored = set(stored_files)
+    photos = {r.id: r for r in records if r.entity == "photo"}
     files = sorted(
         (
             NamedFile(
@@ -157,6 +161,11 @@ async def evidence_of(session: AsyncSession, principal: Principal, task_id: uuid
                 field=n.field,
                 required=n.required,
                 stored=n.digest in stored,
+                exif_mismatch=(
+                    exif_mismatch(photos[n.record_id], stored_files[n.digest])
+                    if n.field == "original_digest" and n.digest in stored_files
+                    else []
+                ),
             )
             for n in names
         ),
@@ -189,3 +198,40 @@ async def evidence_of(session: AsyncSession, principal: Principal, task_id: uuid
 def _value(record: sync.Record, name: str) -> Any:
     register = record.fields.get(name)
     return register.value if register is not None else None
+
+
+TIME_TOLERANCE = timedelta(minutes=2)
+PLACE_TOLERANCE = Decimal("0.001")
+"""About 100 m: a phone's GPS and the camera's may differ by that much."""
+
+
+def exif_mismatch(photo: sync.Record, original: StoredFile) -> list[str]:
+    """Where the original's EXIF (read on the server) disagrees with what the phone reported."""
+    found = []
+    reported = _value(photo, "taken_at")
+    exif_time = _instant(original.exif_taken_at)
+    if isinstance(reported, str) and exif_time is not None:
+        if exif_time.tzinfo is None:  # a camera without an offset writes the local time
+            exif_time = exif_time.replace(tzinfo=SHANGHAI)
+        phone_time = datetime.fromisoformat(reported.replace("Z", "+00:00"))
+        if abs(exif_time - phone_time) > TIME_TOLERANCE:
+            found.append(f"拍摄时间不符：手机报告 {reported}，原图 EXIF {original.exif_taken_at}")
+    for name, exif_value in (
+        ("latitude", original.exif_latitude),
+        ("longitude", original.exif_longitude),
+    ):
+        value = _value(photo, name)
+        if (
+            isinstance(value, str)
+            and exif_value
+            and abs(Decimal(value) - Decimal(exif_value)) > PLACE_TOLERANCE
+        ):
+            found.append(f"拍摄位置不符（{name}）：手机报告 {value}，原图 EXIF {exif_value}")
+    return found
+
+
+def _instant(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None

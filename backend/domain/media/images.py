@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,10 @@ def _taken_at(value: Any, offset: Any) -> str | None:
     text = f"{parts[0]}-{parts[1]}-{parts[2]}T{time}"
     if isinstance(offset, str) and len(offset) == 6 and offset[0] in "+-" and offset[3] == ":":
         text += offset
+    try:  # cameras write "0000:00:00 00:00:00" when they do not know
+        datetime.fromisoformat(text)
+    except ValueError:
+        return None
     return text
 
 
