@@ -282,9 +282,7 @@ class UploadService:
                 await _truncate(spool, start)
                 if isinstance(exc, UnsupportedFileType | FileTooLarge):
                     await self._refuse(upload, exc, actor, request_id, new=new)
-                elif new:
-                    await self._insert(upload)
-                raise
+                raise  # a creating request that fails leaves no upload: it gave out no Location
             if upload.offset == upload.length:
                 digest = whole.hexdigest() if whole is not None else None
                 upload = await self._finish(upload, actor, request_id, digest, new=new)
