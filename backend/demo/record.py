@@ -13,6 +13,7 @@ import hashlib
 import io
 import tempfile
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from backend.db.models import (
     Task,
     TaskAssignment,
     TaskStatus,
+    Upload,
     User,
 )
 from backend.domain.audit.service import Actor, Audit
@@ -67,8 +69,9 @@ def _photo() -> bytes:
 
 
 def _store(
-    store: BlobStore, data: bytes, session: AsyncSession, user_id: uuid.UUID, now: Any
+    store: BlobStore, data: bytes, session: AsyncSession, task: Task, user: User, now: datetime
 ) -> str:
+    """The file checked and stored as an upload from the demo phone would leave it."""
     digest = hashlib.sha256(data).hexdigest()
     with tempfile.NamedTemporaryFile(delete=False, suffix=".demo") as f:
         f.write(data)
@@ -84,7 +87,23 @@ def _store(
             height=facts.height,
             has_thumbnail=False,
             stored_at=now,
-            first_user_id=user_id,
+            first_user_id=user.id,
+        )
+    )
+    session.add(
+        Upload(
+            id=uuid.uuid4(),
+            user_id=user.id,
+            device_id=DEMO_DEVICE,
+            task_id=task.id,
+            length=len(data),
+            offset=len(data),
+            digest=digest,
+            metadata_={"sha256": digest, "task_id": str(task.id)},
+            state="stored",
+            created_at=now,
+            expires_at=now,
+            ended_at=now,
         )
     )
     return digest
@@ -112,19 +131,25 @@ async def seed_demo_record(session: AsyncSession, clock: Clock, store: BlobStore
     await session.flush()
     principal = Principal(user_id=inspector.id, device_id=DEMO_DEVICE, role=Role.INSPECTOR)
 
-    photo = _store(store, _photo(), session, inspector.id, now)
+    photo = _store(store, _photo(), session, task, inspector, now)
     inspector_ink = _store(
-        store, _signature([(20, 90), (90, 30), (160, 80), (330, 40)]), session, inspector.id, now
+        store, _signature([(20, 90), (90, 30), (160, 80), (330, 40)]), session, task, inspector, now
     )
     partner_ink = _store(
         store,
         _signature([(15, 50), (100, 95), (190, 25), (300, 85), (345, 45)]),
         session,
-        inspector.id,
+        task,
+        inspector,
         now,
     )
     business_ink = _store(
-        store, _signature([(30, 60), (120, 100), (210, 30), (340, 70)]), session, inspector.id, now
+        store,
+        _signature([(30, 60), (120, 100), (210, 30), (340, 70)]),
+        session,
+        task,
+        inspector,
+        now,
     )
 
     seq = 0

@@ -10,6 +10,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.clock import FixedClock
+from backend.settings import Settings
 from tests.media import files
 from tests.media.tus_client import upload
 from tests.phone import Phone, check_item
@@ -119,32 +120,69 @@ async def test_a_signature_goes_stale_when_what_it_signed_changes(
     assert stale["stale"] is True
 
 
-async def test_a_file_opens_through_any_task_that_names_it_and_no_other(
-    client: Client, world: World
+async def test_knowing_a_digest_opens_nothing_having_the_bytes_does(
+    client: Client, world: World, settings: Settings
 ) -> None:
     a = await login(client, "amr_a")
     data = files.jpeg()
     digest = files.sha256(data)
     _, last = await upload(client, a, str(world["t1"]), data)
     assert last.status_code == 204
+    assert (await client.head(f"/api/v1/files/{digest}", headers=a)).status_code == 200
 
     other = await Phone(client, "other_x").login()
     await other.pull()
     t2 = str(world["t2"])
     t2_file = f"/api/v1/tasks/{t2}/files/{digest}"
-    assert (await client.get(t2_file, headers=other.headers)).status_code == 404
-    # the phone on t2 holds the same bytes: HEAD says they are here, it skips the upload
-    assert (await client.head(f"/api/v1/files/{digest}", headers=other.headers)).status_code == 200
+    # a digest seen somewhere, written into a record of one's own task, opens nothing
     await other.push(
         other.mutation("create", "photo", str(uuid.uuid4()), t2, {"evidence_digest": digest})
     )
+    assert (await client.get(t2_file, headers=other.headers)).status_code == 404
+    assert (await client.head(f"/api/v1/files/{digest}", headers=other.headers)).status_code == 404
+    evidence = (await client.get(f"/api/v1/tasks/{t2}/files", headers=other.headers)).json()
+    assert evidence["complete"] is False and evidence["missing"] == [digest]
+    # the phone that really holds the bytes sends them; the store keeps one copy
+    _, last = await upload(client, other.headers, t2, data)
+    assert last.status_code == 204
     assert (await client.get(t2_file, headers=other.headers)).content == data
-    assert (await client.get(f"/api/v1/tasks/{t2}/files", headers=other.headers)).json()[
-        "complete"
-    ] is True
+    evidence = (await client.get(f"/api/v1/tasks/{t2}/files", headers=other.headers)).json()
+    assert evidence["complete"] is True
+    assert len(list((settings.data_dir / "files").rglob(digest))) == 1
     # t1's inspectors still cannot read it through t2, nor list t2's evidence
     assert (await client.get(t2_file, headers=a)).status_code == 404
     assert (await client.get(f"/api/v1/tasks/{t2}/files", headers=a)).status_code == 404
+
+
+async def test_the_same_photo_on_a_second_task_is_not_sent_twice(
+    client: Client, world: World, session_maker: Maker, clock: FixedClock
+) -> None:
+    """The author of a record who uploaded the bytes before proves possession: they open."""
+    from backend.domain.audit.service import Actor, Audit
+    from backend.domain.tasks.services import TaskService
+    from tests.world import new_task
+
+    async with session_maker() as s, s.begin():
+        service = TaskService(s, clock, Audit(s, clock, Actor.system()))
+        second = await service.create_task(
+            new_task(world, "T-3", inspectors=["amr_a", "amr_b"], items=["FOOD-1"]),
+            team_id=world["team1"],
+            by_user_id=world["lead1"],
+        )
+        t3 = str(second.id)
+    phone = await Phone(client, "amr_a").login()
+    await phone.pull()
+    data = files.jpeg()
+    digest = files.sha256(data)
+    _, last = await upload(client, phone.headers, str(world["t1"]), data)
+    assert last.status_code == 204
+    assert (await client.head(f"/api/v1/files/{digest}", headers=phone.headers)).status_code == 200
+    await phone.push(
+        phone.mutation("create", "photo", str(uuid.uuid4()), t3, {"evidence_digest": digest})
+    )
+    b = await login(client, "amr_b")
+    assert (await client.get(f"/api/v1/tasks/{t3}/files/{digest}", headers=b)).content == data
+    assert (await client.get(f"/api/v1/tasks/{t3}/files", headers=b)).json()["complete"] is True
 
 
 async def test_an_original_whose_exif_disagrees_with_the_phone_is_flagged(

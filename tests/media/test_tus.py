@@ -398,3 +398,29 @@ async def test_a_second_upload_of_a_stored_file_keeps_one_copy(
     assert len(originals) == 1
     assert await count(session_maker, StoredFile) == 1
     assert await count(session_maker, Upload) == 2
+
+
+async def test_the_expiry_sweep_leaves_an_upload_a_request_is_writing(
+    client: Client, world: World, clock: FixedClock, settings: Settings
+) -> None:
+    import fcntl
+
+    phone = uuid.uuid4()
+    auth = await login(client, "amr_a", phone)
+    data = files.jpeg()
+    location = (await create(client, auth, str(world["t1"]), data)).headers["location"]
+    spool = (
+        settings.data_dir
+        / "files"
+        / "spool"
+        / f"{location.rsplit('/', 1)[1].replace('-', '')}.part"
+    )
+    clock.advance(settings.upload_expiry + timedelta(minutes=2))
+    auth = await login(client, "amr_a", phone)
+    with spool.open("rb") as f:  # as a PATCH in progress holds it
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        await create(client, auth, str(world["t1"]), files.png())  # sweeps what expired
+        assert spool.exists()
+    clock.advance(timedelta(minutes=2))
+    await create(client, auth, str(world["t1"]), files.png())
+    assert not spool.exists()  # once the writer is gone, the next sweep ends it

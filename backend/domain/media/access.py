@@ -1,9 +1,10 @@
 """Which files belong to a task, who may read them, and whether a task's evidence is complete.
 
 A task's files are the ones its live records name by digest: a photo's evidence image (and
-its original), a signature's image. A file is served to a user who may see the task and
-only through a task that names it (or that it was uploaded for), so a digest guessed or
-seen elsewhere opens nothing.
+its original), a signature's image. A file is served to a user who may see the task, only
+through a task it was uploaded for, or whose record naming it was made by someone who
+uploaded those bytes: a digest guessed or seen elsewhere and written into a record opens
+nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import sync
 from backend.clock import SHANGHAI
-from backend.db.models import InspectionObject, StoredFile, SyncRecord, Task, Upload
+from backend.db.models import (
+    InspectionObject,
+    MutationLogEntry,
+    StoredFile,
+    SyncRecord,
+    Task,
+    Upload,
+)
 from backend.domain.auth.principal import Principal
 from backend.domain.sync.store import record_from_row, register_from_json
 from backend.domain.tasks.queries import visible_to
@@ -55,6 +63,8 @@ class _Name:
     record_id: uuid.UUID
     field: str
     required: bool
+    created_by: str | None
+    """The id of the mutation that created the record (its author is in the mutation log)."""
 
 
 async def _task_visible(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> None:
@@ -65,20 +75,61 @@ async def _task_visible(session: AsyncSession, principal: Principal, task_id: uu
 
 async def _names(session: AsyncSession, task_id: uuid.UUID) -> list[_Name]:
     rows = await session.execute(
-        select(SyncRecord.entity, SyncRecord.id, SyncRecord.fields).where(
+        select(SyncRecord.entity, SyncRecord.id, SyncRecord.fields, SyncRecord.created_by).where(
             SyncRecord.task_id == task_id,
             SyncRecord.entity.in_(NAMED_FILES),
             SyncRecord.deleted.is_(False),
         )
     )
     names = []
-    for entity, record_id, fields in rows:
+    for entity, record_id, fields, created_by in rows:
         for name, required in NAMED_FILES[entity].items():
             raw = fields.get(name)
             value = register_from_json(raw).value if raw else None
             if isinstance(value, str) and _DIGEST.fullmatch(value):
-                names.append(_Name(value, entity, record_id, name, required))
+                names.append(_Name(value, entity, record_id, name, required, created_by))
     return names
+
+
+async def _arrived(session: AsyncSession, task_id: uuid.UUID, names: list[_Name]) -> set[str]:
+    """The named digests whose bytes arrived for this task (proof of possession, not a name).
+
+    A digest counts when its file was uploaded for this task, or when the record naming it
+    was made by someone who uploaded those bytes themselves (the same photo attached to a
+    second task is not sent twice). A digest merely written into a record opens nothing.
+    """
+    digests = {n.digest for n in names}
+    if not digests:
+        return set()
+    arrived = set(
+        await session.scalars(
+            select(Upload.digest).where(
+                Upload.task_id == task_id, Upload.digest.in_(digests), Upload.state == "stored"
+            )
+        )
+    )
+    rest = [n for n in names if n.digest not in arrived and n.created_by]
+    if rest:
+        rows = await session.execute(
+            select(MutationLogEntry.mutation_id, MutationLogEntry.user_id).where(
+                MutationLogEntry.task_id == task_id,
+                MutationLogEntry.mutation_id.in_({n.created_by for n in rest}),
+            )
+        )
+        authors = dict(rows.tuples().all())
+        sent = set(
+            (
+                await session.execute(
+                    select(Upload.user_id, Upload.digest).where(
+                        Upload.user_id.in_(set(authors.values())),
+                        Upload.digest.in_({n.digest for n in rest}),
+                        Upload.state == "stored",
+                    )
+                )
+            ).tuples()
+        )
+        arrived |= {n.digest for n in rest if (authors.get(n.created_by), n.digest) in sent}
+    return arrived
 
 
 async def file_of_task(
@@ -88,15 +139,14 @@ async def file_of_task(
     await _task_visible(session, principal, task_id)
     if not _DIGEST.fullmatch(digest):
         raise NotFound("没有这个文件")
-    named = any(n.digest == digest for n in await _names(session, task_id))
-    if not named:
-        uploaded = await session.scalar(
-            select(Upload.id).where(
-                Upload.task_id == task_id, Upload.digest == digest, Upload.state == "stored"
-            )
+    names = [n for n in await _names(session, task_id) if n.digest == digest]
+    uploaded = await session.scalar(
+        select(Upload.id).where(
+            Upload.task_id == task_id, Upload.digest == digest, Upload.state == "stored"
         )
-        named = uploaded is not None
-    stored = await session.get(StoredFile, digest) if named else None
+    )
+    opens = uploaded is not None or digest in await _arrived(session, task_id, names)
+    stored = await session.get(StoredFile, digest) if opens else None
     if stored is None:
         raise NotFound("这个任务没有这个文件")
     return stored
@@ -150,7 +200,7 @@ async def evidence_of(session: AsyncSession, principal: Principal, task_id: uuid
         if digests
         else {}
     )
-    stored = set(stored_files)
+    stored = set(stored_files) & await _arrived(session, task_id, names)
     photos = {r.id: r for r in records if r.entity == "photo"}
     files = sorted(
         (

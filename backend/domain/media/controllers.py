@@ -173,16 +173,16 @@ class UploadController(Controller):
 
 
 class FileController(Controller):
-    """Whether the server holds a file: a phone skips uploading what is here already."""
+    """Whether the server holds a file I sent: a phone skips sending it again."""
 
     path = "/api/v1/files"
     tags = ["evidence"]
     guards = [requires_inspector]
 
     @head("/{digest:str}", operation_id="hasFile")
-    async def has(self, digest: FromPath[str], ctx: Ctx) -> Response[None]:
-        """200 with its size when the file with this sha256 is stored and checked; 404 otherwise."""
-        stored = await ctx.uploads.stored(digest)
+    async def has(self, digest: FromPath[str], principal: Caller, ctx: Ctx) -> Response[None]:
+        """200 when I have uploaded the file with this sha256 before and it is stored; 404 otherwise."""
+        stored = await ctx.uploads.sent_by(principal, digest)
         if stored is None:
             raise NotFound("服务器上没有这个文件")
         return Response(

@@ -556,16 +556,26 @@ class UploadService:
             ).all()
         if not ids:
             return 0
-        with write_intent():
-            async with self._sessions() as session, session.begin():
-                await session.execute(
-                    update(Upload)
-                    .where(Upload.id.in_(ids), Upload.state == "open")
-                    .values(state="expired", ended_at=now)
-                )
-        for upload_id in ids:
-            self._spool_path(upload_id).unlink(missing_ok=True)
-        return len(ids)
+        with contextlib.ExitStack() as held:
+            idle = []
+            for upload_id in ids:  # one a request is writing now is left for a later sweep
+                try:
+                    held.enter_context(self._locked(upload_id))
+                except (UploadBusy, UploadGone):
+                    continue
+                idle.append(upload_id)
+            if not idle:
+                return 0
+            with write_intent():
+                async with self._sessions() as session, session.begin():
+                    await session.execute(
+                        update(Upload)
+                        .where(Upload.id.in_(idle), Upload.state == "open")
+                        .values(state="expired", ended_at=now)
+                    )
+            for upload_id in idle:
+                self._spool_path(upload_id).unlink(missing_ok=True)
+        return len(idle)
 
     # -- the spool -----------------------------------------------------------------------------
 
@@ -591,11 +601,26 @@ class UploadService:
 
     # -- files -----------------------------------------------------------------------------------
 
-    async def stored(self, digest: str) -> StoredFile | None:
+    async def sent_by(self, principal: Principal, digest: str) -> StoredFile | None:
+        """The stored file, when the caller has uploaded these bytes before (for any task).
+
+        A phone asks before it sends a file again (a retry after a lost answer, the same photo
+        on a second task); knowing a digest is not having the file, so another user's upload
+        does not count: the bytes are sent, and stored once.
+        """
         if not _DIGEST.fullmatch(digest):
             return None
         async with self._sessions() as session:
-            return await session.get(StoredFile, digest)
+            mine = await session.scalar(
+                select(Upload.id)
+                .where(
+                    Upload.user_id == principal.user_id,
+                    Upload.digest == digest,
+                    Upload.state == "stored",
+                )
+                .limit(1)
+            )
+            return None if mine is None else await session.get(StoredFile, digest)
 
 
 def _yield_cpu() -> None:
