@@ -252,3 +252,14 @@ def test_a_missing_font_names_the_debian_package(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(fonts, "_fc_match", lambda: None)
     with pytest.raises(fonts.FontUnavailable, match="fonts-wqy-zenhei"):
         fonts.register_fonts()
+
+
+def test_a_record_with_many_long_measures_prints_them_all(tmp_path: Path) -> None:
+    """60 measures of 2,000 characters (within the sync limits) once made one cell too tall
+    for ReportLab to split: a LayoutError (a 500). Each now has its row."""
+    measures = [f"第{n}项措施：" + "责令整改" * 500 for n in range(1, 61)]
+    form = dataclasses.replace(_form(), follow_up=measures)
+    path = _pdf(tmp_path, render(form))
+    text = _flat(path)
+    assert "第1项措施" in text and "第60项措施" in text
+    assert _page_count(path) > 10

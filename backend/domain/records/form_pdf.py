@@ -237,13 +237,22 @@ def _listed(labels: list[str]) -> str:
 
 
 def _sections(form: RecordForm, st: _Styles) -> Table:
-    rows = [
+    """One row per entry of a section (the label on its first): a record with many long
+    measures prints fast and splits between them, not inside one giant cell."""
+    rows: list[tuple[str, str]] = [
         ("核查方式", _listed(form.verification_methods)),
         ("要求提供材料", _listed(form.requested_documents)),
         ("检查结果", _listed(form.result_categories)),
-        ("后续处置", _listed(form.follow_up)),
-        ("被检查对象意见", _text(form.business_remarks, empty=NONE_TEXT)),
     ]
+    measures = [x for x in form.follow_up if x.strip()]
+    if len(measures) > 1:
+        rows += [
+            ("后续处置" if n == 1 else "", f"{n}. {_text(x)}")
+            for n, x in enumerate(measures, start=1)
+        ]
+    else:
+        rows.append(("后续处置", _listed(measures)))
+    rows.append(("被检查对象意见", _text(form.business_remarks, empty=NONE_TEXT)))
     data = [[Paragraph(k, st.label), Paragraph(v, st.cell)] for k, v in rows]
     widths = [LABEL_WIDTH, BODY_WIDTH - LABEL_WIDTH]
     return _grid(data, widths, [("BACKGROUND", (0, 0), (0, -1), LABEL_FILL)])
