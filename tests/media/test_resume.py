@@ -117,6 +117,7 @@ async def test_resume_after_a_cut_connection_resends_at_most_one_chunk(
             offset = await wait_for_offset(http, location, auth, above=CHUNK)
             assert CHUNK < offset <= CHUNK + CHUNK // 2
 
+        deadline = time.monotonic() + 20
         while offset < len(data):
             part = data[offset : offset + CHUNK]
             r = await http.patch(
@@ -131,6 +132,7 @@ async def test_resume_after_a_cut_connection_resends_at_most_one_chunk(
                 },
             )
             if r.status_code == 423:  # the cut request may still hold the lock for a moment
+                assert time.monotonic() < deadline, "the cut request never let go of the upload"
                 await asyncio.sleep(0.05)
                 continue
             assert r.status_code == 204, r.text
