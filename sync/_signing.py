@@ -16,11 +16,6 @@ from ._canonical import canonical_digest
 from ._state import Record
 
 
-def _value(record: Record, name: str) -> Any:
-    register = record.fields.get(name)
-    return register.value if register is not None else None
-
-
 def signed_content(task_id: uuid.UUID, uscc: str, records: Iterable[Record]) -> dict[str, Any]:
     live = [r for r in records if not r.deleted and r.task_id == task_id]
 
@@ -34,34 +29,34 @@ def signed_content(task_id: uuid.UUID, uscc: str, records: Iterable[Record]) -> 
         "items": [
             {
                 "id": str(r.id),
-                "conforms": _value(r, "conforms"),
-                "problem_text": _value(r, "problem_text"),
+                "conforms": r.value("conforms"),
+                "problem_text": r.value("problem_text"),
             }
             for r in of("check_item")
         ],
-        "result_codes": sorted(_value(result, "categories") or []) if result else [],
+        "result_codes": sorted(result.value("categories") or []) if result else [],
         "measures": sorted(
-            ({"code": _value(r, "code"), "text": _value(r, "text")} for r in of("measure")),
+            ({"code": r.value("code"), "text": r.value("text")} for r in of("measure")),
             key=lambda m: (m["code"] or "", m["text"] or ""),
         ),
         "referrals": sorted(
             (
                 {
-                    "kind": _value(r, "kind"),
-                    "target": _value(r, "target"),
-                    "findings": _value(r, "findings"),
+                    "kind": r.value("kind"),
+                    "target": r.value("target"),
+                    "findings": r.value("findings"),
                 }
                 for r in of("referral")
             ),
             key=lambda m: (m["kind"] or "", m["target"] or "", m["findings"] or ""),
         ),
-        "evidence": sorted(d for r in of("photo") if (d := _value(r, "evidence_digest"))),
+        "evidence": sorted(d for r in of("photo") if (d := r.value("evidence_digest"))),
         "check_ins": sorted(
             (
                 {
-                    "at": _value(r, "at"),
-                    "latitude": _value(r, "latitude"),
-                    "longitude": _value(r, "longitude"),
+                    "at": r.value("at"),
+                    "latitude": r.value("latitude"),
+                    "longitude": r.value("longitude"),
                 }
                 for r in of("check_in")
             ),
@@ -76,4 +71,4 @@ def content_hash(task_id: uuid.UUID, uscc: str, records: Iterable[Record]) -> st
 
 
 def is_stale(signature: Record, current_hash: str) -> bool:
-    return bool(_value(signature, "content_hash") != current_hash)
+    return bool(signature.value("content_hash") != current_hash)

@@ -32,6 +32,11 @@ class Record:
     deleted_by: Register | None = None
     """The delete's stamp and author, while the record is a tombstone."""
 
+    def value(self, name: str) -> Any:
+        """The field's current value (``None`` when it was never written)."""
+        register = self.fields.get(name)
+        return register.value if register is not None else None
+
 
 @dataclass
 class TaskState:

@@ -10,12 +10,10 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from backend.domain.media import tus
 from backend.errors import DomainError
 
 from .security import request_id_of
-
-UPLOADS_PATH = "/api/v1/uploads"
-"""Errors of the tus endpoints carry ``Tus-Resumable`` like their answers."""
 
 logger = logging.getLogger("zsjg.errors")
 PROBLEM_JSON = "application/problem+json"
@@ -44,10 +42,10 @@ def _problem(
     headers = {"X-Request-ID": body["request_id"]}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="zsjg"'
-    if request.url.path.startswith(UPLOADS_PATH):
-        headers["Tus-Resumable"] = "1.0.0"
+    if request.url.path.startswith(tus.UPLOADS_PATH):  # tus errors carry it like its answers
+        headers["Tus-Resumable"] = tus.VERSION
         if status == 412:
-            headers["Tus-Version"] = "1.0.0"
+            headers["Tus-Version"] = tus.VERSION
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

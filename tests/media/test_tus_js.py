@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,16 @@ def run_client(*args: str) -> list[dict[str, Any]]:
     return events
 
 
+async def sign_in(http: httpx.AsyncClient) -> str:
+    """amr_a's access token on a new phone."""
+    r = await http.post(
+        "/api/v1/auth/login",
+        json={"username": "amr_a", "password": PASSWORD, "device_id": str(uuid.uuid4())},
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
 async def test_tus_js_client_is_cut_off_mid_chunk_then_resumes(
     served: str, session_maker: Maker, clock: FixedClock, tmp_path: Path
 ) -> None:
@@ -49,15 +60,7 @@ async def test_tus_js_client_is_cut_off_mid_chunk_then_resumes(
     path.write_bytes(data)
     base = f"http://{served}"
     async with httpx.AsyncClient(base_url=base, timeout=20) as http:
-        r = await http.post(
-            "/api/v1/auth/login",
-            json={
-                "username": "amr_a",
-                "password": PASSWORD,
-                "device_id": "0b4d3f7e-52b1-4c1b-8a53-000000000002",
-            },
-        )
-        token = r.json()["access_token"]
+        token = await sign_in(http)
         common = [
             "--endpoint", f"{base}/api/v1/uploads",
             "--token", token,
@@ -93,15 +96,7 @@ async def test_tus_js_client_sees_a_disguised_file_refused(
     path.write_bytes(data)
     base = f"http://{served}"
     async with httpx.AsyncClient(base_url=base, timeout=20) as http:
-        r = await http.post(
-            "/api/v1/auth/login",
-            json={
-                "username": "amr_a",
-                "password": PASSWORD,
-                "device_id": "0b4d3f7e-52b1-4c1b-8a53-000000000003",
-            },
-        )
-        token = r.json()["access_token"]
+        token = await sign_in(http)
     events = run_client(
         "--endpoint", f"{base}/api/v1/uploads",
         "--token", token,

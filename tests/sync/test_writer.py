@@ -66,6 +66,29 @@ async def count(maker: Maker, model: type) -> int:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
+async def three_together(
+    session_maker: Maker,
+    clock: FixedClock,
+    world: World,
+    phones: tuple[Principal, Principal, Principal],
+    sizes: tuple[int, int, int],
+) -> list[Any]:
+    """Three pushes of findings (``sizes`` mutations each) handed to one writer at once;
+    their answers, an exception where one failed."""
+    writer = PushWriter(session_maker, clock)
+    await writer.start()
+    try:
+        return await asyncio.gather(
+            *(
+                writer.push(p, finding_push(p, world["t1"], range(1, n + 1)), f"r-{i}")
+                for i, (p, n) in enumerate(zip(phones, sizes, strict=True))
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.stop()
+
+
 async def test_waiting_pushes_share_one_commit_and_fail_alone(
     session_maker: Maker, clock: FixedClock, world: World
 ) -> None:
@@ -127,17 +150,7 @@ async def test_a_push_that_breaks_the_transaction_fails_alone(
         return await original(self, principal, request, turn)
 
     monkeypatch.setattr(SyncService, "apply", breaking)
-    writer = PushWriter(session_maker, clock)
-    await writer.start()
-    try:
-        first, broken, third = await asyncio.gather(
-            writer.push(a, finding_push(a, world["t1"], range(1, 3)), "r-a"),
-            writer.push(b, finding_push(b, world["t1"], range(1, 3)), "r-b"),
-            writer.push(c, finding_push(c, world["t1"], range(1, 4)), "r-c"),
-            return_exceptions=True,
-        )
-    finally:
-        await writer.stop()
+    first, broken, third = await three_together(session_maker, clock, world, (a, b, c), (2, 2, 3))
     assert isinstance(broken, OperationalError)
     assert not isinstance(first, BaseException) and not isinstance(third, BaseException)
     assert [r.outcome for r in first.results + third.results] == ["applied"] * 5
@@ -186,17 +199,7 @@ async def test_a_state_that_cannot_be_written_fails_its_own_push(
         await original(session, turn)
 
     monkeypatch.setattr(writer_module, "end_turn", failing)
-    writer = PushWriter(session_maker, clock)
-    await writer.start()
-    try:
-        first, broken, third = await asyncio.gather(
-            writer.push(a, finding_push(a, world["t1"], range(1, 3)), "r-a"),
-            writer.push(b, finding_push(b, world["t1"], range(1, 3)), "r-b"),
-            writer.push(c, finding_push(c, world["t1"], range(1, 2)), "r-c"),
-            return_exceptions=True,
-        )
-    finally:
-        await writer.stop()
+    first, broken, third = await three_together(session_maker, clock, world, (a, b, c), (2, 2, 1))
     assert isinstance(broken, OverflowError)
     assert not isinstance(first, BaseException) and not isinstance(third, BaseException)
     assert first.last_seq == 2 and third.last_seq == 1

@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import AuditEvent, Task, User
 from backend.db.paging import page_of
-from backend.domain.tasks.queries import led_team_ids, visible_to
-from backend.errors import TaskNotFound
+from backend.domain.tasks.queries import ensure_visible, led_team_ids
 from backend.http.deps import Caller, DbSession
 from backend.http.security import requires_inspector, requires_operator, requires_team_lead
 
@@ -137,13 +136,7 @@ class TaskAuditController(Controller):
         offset: Offset = 0,
     ) -> AuditPage:
         """A task's trail, newest first: for its inspectors and their team lead."""
-        if (
-            await db_session.scalar(
-                select(Task.id).where(Task.id == task_id, visible_to(principal))
-            )
-            is None
-        ):
-            raise TaskNotFound("任务不存在或不属于您", task_id=str(task_id))
+        await ensure_visible(db_session, principal, task_id)
         return await _page(
             db_session,
             AuditEvent.task_id == task_id,

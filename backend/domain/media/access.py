@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 from sqlalchemy import select
@@ -31,9 +31,9 @@ from backend.db.models import (
     Upload,
 )
 from backend.domain.auth.principal import Principal
-from backend.domain.sync.store import record_from_row, register_from_json
-from backend.domain.tasks.queries import visible_to
-from backend.errors import NotFound, TaskNotFound
+from backend.domain.sync.store import record_from_row
+from backend.domain.tasks.queries import ensure_visible
+from backend.errors import NotFound
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
@@ -67,27 +67,26 @@ class _Name:
     """The id of the mutation that created the record (its author is in the mutation log)."""
 
 
-async def _task_visible(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> None:
-    found = await session.scalar(select(Task.id).where(Task.id == task_id, visible_to(principal)))
-    if found is None:
-        raise TaskNotFound("没有这个任务，或您无权查看")
+async def _records(
+    session: AsyncSession, task_id: uuid.UUID, entities: Iterable[str] | None = None
+) -> list[sync.Record]:
+    """The task's live records (of ``entities`` only, when given)."""
+    query = select(SyncRecord).where(SyncRecord.task_id == task_id, SyncRecord.deleted.is_(False))
+    if entities is not None:
+        query = query.where(SyncRecord.entity.in_(entities))
+    return [record_from_row(row) for row in await session.scalars(query)]
 
 
-async def _names(session: AsyncSession, task_id: uuid.UUID) -> list[_Name]:
-    rows = await session.execute(
-        select(SyncRecord.entity, SyncRecord.id, SyncRecord.fields, SyncRecord.created_by).where(
-            SyncRecord.task_id == task_id,
-            SyncRecord.entity.in_(NAMED_FILES),
-            SyncRecord.deleted.is_(False),
-        )
-    )
+def _names(records: Iterable[sync.Record]) -> list[_Name]:
+    """The files the records name by digest."""
     names = []
-    for entity, record_id, fields, created_by in rows:
-        for name, required in NAMED_FILES[entity].items():
-            raw = fields.get(name)
-            value = register_from_json(raw).value if raw else None
+    for record in records:
+        for name, required in NAMED_FILES.get(record.entity, {}).items():
+            value = record.value(name)
             if isinstance(value, str) and _DIGEST.fullmatch(value):
-                names.append(_Name(value, entity, record_id, name, required, created_by))
+                names.append(
+                    _Name(value, record.entity, record.id, name, required, record.created_by)
+                )
     return names
 
 
@@ -136,10 +135,11 @@ async def file_of_task(
     session: AsyncSession, principal: Principal, task_id: uuid.UUID, digest: str
 ) -> StoredFile:
     """The stored file ``digest`` of a task the caller may see; 404 for anything else."""
-    await _task_visible(session, principal, task_id)
+    await ensure_visible(session, principal, task_id)
     if not _DIGEST.fullmatch(digest):
         raise NotFound("没有这个文件")
-    names = [n for n in await _names(session, task_id) if n.digest == digest]
+    named = _names(await _records(session, task_id, NAMED_FILES))
+    names = [n for n in named if n.digest == digest]
     uploaded = await session.scalar(
         select(Upload.id).where(
             Upload.task_id == task_id, Upload.digest == digest, Upload.state == "stored"
@@ -179,17 +179,14 @@ class Evidence(msgspec.Struct, kw_only=True):
 
 
 async def evidence_of(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> Evidence:
-    await _task_visible(session, principal, task_id)
-    names = await _names(session, task_id)
+    await ensure_visible(session, principal, task_id)
+    records = await _records(session, task_id)
+    names = _names(records)
     uscc = await session.scalar(
         select(InspectionObject.uscc)
         .join(Task, Task.object_id == InspectionObject.id)
         .where(Task.id == task_id)
     )
-    records = [
-        record_from_row(row)
-        for row in (await session.scalars(select(SyncRecord).where(SyncRecord.task_id == task_id)))
-    ]
     current = sync.content_hash(task_id, uscc or "", records)
     digests = {n.digest for n in names}
     stored_files = (
@@ -225,15 +222,15 @@ async def evidence_of(session: AsyncSession, principal: Principal, task_id: uuid
     signatures = [
         SignatureState(
             record_id=r.id,
-            signer=str(_value(r, "signer")),
-            signer_user_id=_value(r, "signer_user_id"),
-            refused=_value(r, "refused") is not None,
-            image_digest=_value(r, "image_digest"),
-            image_stored=_value(r, "image_digest") in stored,
+            signer=str(r.value("signer")),
+            signer_user_id=r.value("signer_user_id"),
+            refused=r.value("refused") is not None,
+            image_digest=r.value("image_digest"),
+            image_stored=r.value("image_digest") in stored,
             stale=sync.is_stale(r, current),
         )
         for r in sorted(records, key=lambda r: str(r.id))
-        if r.entity == "signature" and not r.deleted
+        if r.entity == "signature"
     ]
     return Evidence(
         task_id=task_id,
@@ -245,11 +242,6 @@ async def evidence_of(session: AsyncSession, principal: Principal, task_id: uuid
     )
 
 
-def _value(record: sync.Record, name: str) -> Any:
-    register = record.fields.get(name)
-    return register.value if register is not None else None
-
-
 TIME_TOLERANCE = timedelta(minutes=2)
 PLACE_TOLERANCE = Decimal("0.001")
 """About 100 m: a phone's GPS and the camera's may differ by that much."""
@@ -258,7 +250,7 @@ PLACE_TOLERANCE = Decimal("0.001")
 def exif_mismatch(photo: sync.Record, original: StoredFile) -> list[str]:
     """Where the original's EXIF (read on the server) disagrees with what the phone reported."""
     found = []
-    reported = _value(photo, "taken_at")
+    reported = photo.value("taken_at")
     exif_time = _instant(original.exif_taken_at)
     if isinstance(reported, str) and exif_time is not None:
         if exif_time.tzinfo is None:  # a camera without an offset writes the local time
@@ -270,7 +262,7 @@ def exif_mismatch(photo: sync.Record, original: StoredFile) -> list[str]:
         ("latitude", original.exif_latitude),
         ("longitude", original.exif_longitude),
     ):
-        value = _value(photo, name)
+        value = photo.value(name)
         if (
             isinstance(value, str)
             and exif_value

@@ -19,9 +19,8 @@ from backend.http.security import request_id_of, requires_inspector
 
 from . import tus
 from .access import Evidence, evidence_of, file_of_task
+from .tus import UPLOADS_PATH
 from .uploads import ClientGone, thumbnail_key
-
-UPLOADS_PATH = "/api/v1/uploads"
 
 
 def _tus_headers(**extra: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ from backend.errors import FileTooLarge, UnsupportedFileType
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 THUMBNAIL_EDGE = 320
 HEAD_BYTES = 12
+NOT_AN_IMAGE = "文件内容不是 JPEG、PNG 或 WebP 图片（按内容判断，与文件名无关）"
 """How many leading bytes ``sniff`` needs."""
 
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -43,12 +44,11 @@ def sniff(head: bytes) -> str | None:
 def refuse_unless_image(head: bytes) -> None:
     """Refuse early, on the first chunk, what cannot become an accepted image."""
     if len(head) >= HEAD_BYTES and sniff(head) is None:
-        raise UnsupportedFileType("文件内容不是 JPEG、PNG 或 WebP 图片（按内容判断，与文件名无关）")
+        raise UnsupportedFileType(NOT_AN_IMAGE)
 
 
 @dataclass(frozen=True, slots=True)
 class ImageFacts:
-    format: str
     media_type: str
     width: int
     height: int
@@ -66,7 +66,7 @@ def examine(path: Path, *, max_pixels: int) -> ImageFacts:
     with path.open("rb") as f:
         expected = sniff(f.read(HEAD_BYTES))
     if expected is None:
-        raise UnsupportedFileType("文件内容不是 JPEG、PNG 或 WebP 图片（按内容判断，与文件名无关）")
+        raise UnsupportedFileType(NOT_AN_IMAGE)
     try:
         with Image.open(path, formats=[expected]) as img:
             width, height = img.size
@@ -86,7 +86,6 @@ def examine(path: Path, *, max_pixels: int) -> ImageFacts:
         raise UnsupportedFileType(f"无法作为 {expected} 图片读取：{exc}") from exc
     taken_at, latitude, longitude = _exif_fields(exif)
     return ImageFacts(
-        format=expected,
         media_type=MEDIA_TYPES[expected],
         width=width,
         height=height,

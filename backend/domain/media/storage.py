@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -92,11 +91,6 @@ class LocalBlobStore:
     def local_path(self, key: str) -> Path | None:
         path = self._path(key)
         return path if path.is_file() else None
-
-    def keys(self) -> Iterator[str]:
-        for path in self.root.glob("[0-9a-f][0-9a-f]/*"):
-            if _KEY.fullmatch(path.name):
-                yield path.name
 
 
 def _fsync_dir(folder: Path) -> None:

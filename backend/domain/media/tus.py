@@ -17,6 +17,7 @@ from email.utils import format_datetime
 
 from backend.errors import TusProtocolError, TusVersionUnsupported
 
+UPLOADS_PATH = "/api/v1/uploads"
 VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 CHECKSUM_ALGORITHMS = ("sha1", "sha256")

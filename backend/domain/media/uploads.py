@@ -38,14 +38,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.clock import Clock
 from backend.db.engine import write_intent
-from backend.db.models import AssignmentHistoryEntry, StoredFile, TaskAssignment, Upload
+from backend.db.models import StoredFile, Upload
 from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Actor, Audit
 from backend.domain.auth.principal import Principal
+from backend.domain.sync.store import task_states
 from backend.errors import (
     ChecksumMismatch,
     DomainError,
@@ -173,8 +174,8 @@ class UploadService:
                             raise TaskNotFound("没有这个任务，或它不是您的任务")
                         session.add(upload)
             else:
-                async with self._engine.connect() as conn:
-                    if not await _holds_or_held(conn, principal.user_id, task_id):
+                async with self._sessions() as session:
+                    if not await _holds_or_held(session, principal.user_id, task_id):
                         raise TaskNotFound("没有这个任务，或它不是您的任务")
                 upload = await self._write_locked(
                     upload, 0, body, checksum, _actor(principal), request_id, new=True
@@ -635,23 +636,12 @@ def _actor(principal: Principal) -> Actor:
     )
 
 
-async def _holds_or_held(
-    session: AsyncSession | AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID
-) -> bool:
-    """The user is assigned to the task, or was before a reassignment (late work still uploads)."""
-    holds = await session.scalar(
-        select(TaskAssignment.task_id).where(
-            TaskAssignment.task_id == task_id, TaskAssignment.user_id == user_id
-        )
-    )
-    if holds is not None:
-        return True
-    history = await session.execute(
-        select(AssignmentHistoryEntry.inspector_ids).where(
-            AssignmentHistoryEntry.task_id == task_id
-        )
-    )
-    return any(str(user_id) in ids for (ids,) in history)
+async def _holds_or_held(session: AsyncSession, user_id: uuid.UUID, task_id: uuid.UUID) -> bool:
+    """The user is assigned to the task, or was before a reassignment (late work still uploads:
+    the rule the sync engine applies to late pushes)."""
+    state = (await task_states(session, [task_id], for_user=user_id)).get(task_id)
+    user = str(user_id)
+    return state is not None and (user in state.assignees or user in state.past_assignees)
 
 
 def _size(spool: BinaryIO) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,11 +24,9 @@ from .form_pdf import FormItem, FormSignature, RecordForm
 MAX_SIGNATURE_BYTES = 2 * 1024 * 1024
 
 
-def _value(record: sync.Record | None, name: str) -> Any:
-    if record is None:
-        return None
-    register = record.fields.get(name)
-    return register.value if register is not None else None
+def _unwritten(entity: str, record_id: uuid.UUID, task_id: uuid.UUID) -> sync.Record:
+    """A server-made record the task does not hold (yet): every field reads ``None``."""
+    return sync.Record(entity, record_id, task_id, {}, 0)
 
 
 def _labels(tables: list[CodeTableOut], name: str, codes: list[str] | None) -> list[str]:
@@ -76,44 +73,47 @@ async def record_form(
     joint = len(task.items) > 1
     for item in task.items:
         for point in sorted(item.checklist, key=lambda p: p.ordinal):
-            check = by_id.get(("check_item", point.check_item_id))
+            check = by_id.get(("check_item", point.check_item_id)) or _unwritten(
+                "check_item", point.check_item_id, task_id
+            )
             content = f"【{item.name}】{point.content}" if joint else point.content
             items.append(
                 FormItem(
                     content=content,
-                    conforms=_value(check, "conforms"),
-                    problem=_value(check, "problem_text"),
+                    conforms=check.value("conforms"),
+                    problem=check.value("problem_text"),
                 )
             )
 
     tables = task.code_tables
-    result = by_id.get(("result", sync.server_record_id(task_id, "result")))
+    result_id = sync.server_record_id(task_id, "result")
+    result = by_id.get(("result", result_id)) or _unwritten("result", result_id, task_id)
     follow_up = []
     for measure in live("measure"):
-        [label] = _labels(tables, "follow_up_measure", [str(_value(measure, "code"))])
-        text = _value(measure, "text")
+        [label] = _labels(tables, "follow_up_measure", [str(measure.value("code"))])
+        text = measure.value("text")
         follow_up.append(f"{label}：{text}" if text else label)
     for referral in live("referral"):
         follow_up.append(
-            f"{_value(referral, 'kind')}至{_value(referral, 'target')}：{_value(referral, 'findings')}"
+            f"{referral.value('kind')}至{referral.value('target')}：{referral.value('findings')}"
         )
 
     current = sync.content_hash(task_id, task.object.uscc, records)
     inspectors = {str(i.id): i for i in task.inspectors}
     signatures = []
     for signature in live("signature"):
-        refused = _value(signature, "refused")
+        refused = signature.value("refused")
         image = None
-        digest = _value(signature, "image_digest")
+        digest = signature.value("image_digest")
         if digest and store.has(digest) and (store.size(digest) or 0) <= MAX_SIGNATURE_BYTES:
             with store.open(digest) as f:
                 image = f.read()
-        if _value(signature, "signer") == "inspector":
-            who = inspectors.get(str(_value(signature, "signer_user_id")))
-            role, name = "检查人员", who.display_name if who else _value(signature, "signer_name")
+        if signature.value("signer") == "inspector":
+            who = inspectors.get(str(signature.value("signer_user_id")))
+            role, name = "检查人员", who.display_name if who else signature.value("signer_name")
             certificate = who.certificate_no if who else None
         else:
-            role, name, certificate = "被检查对象", _value(signature, "signer_name"), None
+            role, name, certificate = "被检查对象", signature.value("signer_name"), None
         signatures.append(
             FormSignature(
                 role=role,
@@ -140,7 +140,7 @@ async def record_form(
                 )
             )
 
-    categories = _labels(tables, "result_category", _value(result, "categories"))
+    categories = _labels(tables, "result_category", result.value("categories"))
     return RecordForm(
         task_name=task.name,
         task_code=task.code,
@@ -152,15 +152,15 @@ async def record_form(
         department=task.lead_department_name,
         items=items,
         verification_methods=_labels(
-            tables, "verification_method", _value(result, "verification_methods")
+            tables, "verification_method", result.value("verification_methods")
         ),
         requested_documents=_labels(
-            tables, "requested_document", _value(result, "requested_documents")
+            tables, "requested_document", result.value("requested_documents")
         ),
         result_categories=categories,
         follow_up=follow_up,
-        business_remarks=_value(result, "business_remarks"),
+        business_remarks=result.value("business_remarks"),
         signatures=signatures,
-        checked_on=_day(_value(result, "checked_at") or task.checked_at),
+        checked_on=_day(result.value("checked_at") or task.checked_at),
         record_hash=current,
     )

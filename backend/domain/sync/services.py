@@ -34,7 +34,6 @@ from sync import (
     MutationResult,
     PushRequest,
     PushResponse,
-    Record,
     server_record_id,
 )
 
@@ -226,7 +225,7 @@ class SyncService:
             if record.entity == "result":
                 changed_results.add(record.task_id)
             if record.entity == "check_in" and not record.deleted:
-                at = _instant(_value(record, "at"))
+                at = _instant(record.value("at"))
                 if at is not None:
                     check_ins[record.task_id] = min(at, check_ins.get(record.task_id, at))
         # Core statements, each one executemany: a push of 50 new records is one statement
@@ -328,8 +327,8 @@ class SyncService:
                 )
             for task_id in changed_results:
                 result = ws.records[("result", server_record_id(task_id, "result"))]
-                tasks[task_id].checked_at = _instant(_value(result, "checked_at"))
-                entered = _instant(_value(result, "entered_at"))
+                tasks[task_id].checked_at = _instant(result.value("checked_at"))
+                entered = _instant(result.value("entered_at"))
                 if entered is not None and tasks[task_id].results_entered_at is None:
                     tasks[task_id].results_received_at = now
                 tasks[task_id].results_entered_at = entered
@@ -405,11 +404,6 @@ class SyncService:
                 task_id=task_id,
                 details={"count": len(mutation_ids), "mutation_ids": mutation_ids},
             )
-
-
-def _value(record: Record, name: str) -> Any:
-    register = record.fields.get(name)
-    return register.value if register is not None else None
 
 
 __all__ = ["DeviceSync", "SyncService", "UnsupportedProtocol", "create_server_records"]

@@ -71,6 +71,15 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     return Task.id.is_(None)
 
 
+async def ensure_visible(session: AsyncSession, principal: Principal, task_id: uuid.UUID) -> None:
+    """404 unless ``principal`` may read the task (another user's task looks like no task)."""
+    if (
+        await session.scalar(select(Task.id).where(Task.id == task_id, visible_to(principal)))
+        is None
+    ):
+        raise TaskNotFound("任务不存在或不属于您", task_id=str(task_id))
+
+
 class TaskFilter:
     def __init__(
         self,
