@@ -60,6 +60,7 @@ from backend.http.context import AppContext
 from backend.http.deps import DEPENDENCIES, audit_after_response_middleware
 from backend.http.health import health, ping
 from backend.http.problems import EXCEPTION_HANDLERS
+from backend.http.pwa import pwa_routes
 from backend.http.security import (
     BearerAuthentication,
     request_id_middleware,
@@ -176,7 +177,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await anchoring.stop()
 
     return Litestar(
-        route_handlers=ROUTE_HANDLERS,
+        route_handlers=[*ROUTE_HANDLERS, *pwa_routes(settings.effective_pwa_dir)],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         # the database plugin disposes the engine when its lifespan ends; the workers' lifespan

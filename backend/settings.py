@@ -46,6 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """The most pixels an image may have; more is refused as a decompression bomb."""
     upload_expiry: timedelta = timedelta(days=3)
     """How long an unfinished upload may be resumed (a phone may be offline for a day or two)."""
+    pwa_dir: Path | None = None
+    """The built PWA (``pwa/dist``) served at ``/``; default the repository's ``pwa/dist``."""
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = 10_000
 
@@ -67,6 +69,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def effective_audit_anchor_file(self) -> Path:
         return self.audit_anchor_file or self.data_dir / "audit-anchors.jsonl"
+
+    @property
+    def effective_pwa_dir(self) -> Path:
+        return self.pwa_dir or Path(__file__).resolve().parent.parent / "pwa" / "dist"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -10,12 +10,15 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 
-# tus-js-client, the PWA's upload client, drives the upload endpoints in the tests
+# the PWA's toolchain (pinned by pwa/package-lock.json), and tus-js-client, the PWA's upload
+# client, which drives the upload endpoints from Node in the tests
+(cd pwa && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/media/tus_js && npm ci --no-audit --no-fund --loglevel=error)
 
 # Debian packages: the record form's embeddable Chinese font (ReportLab cannot embed the CFF
-# Noto CJK fonts) and poppler-utils (pdftotext, pdffonts, pdftoppm) that its tests read it with
-DEBIAN_PACKAGES=(fonts-wqy-zenhei poppler-utils)
+# Noto CJK fonts), poppler-utils (pdftotext, pdffonts, pdftoppm) that its tests read it with,
+# and Chromium with Noto CJK for the PWA's browser tests (Playwright never downloads a browser)
+DEBIAN_PACKAGES=(fonts-wqy-zenhei poppler-utils chromium fonts-noto-cjk)
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do
   status=$(dpkg -s "$package" 2>/dev/null || true)

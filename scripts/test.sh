@@ -23,7 +23,10 @@ phase "lint: ruff"
 phase "types: mypy --strict on backend/ and sync/"
 .venv/bin/mypy
 
-phase "pytest on SQLite"
+phase "PWA: biome, tsc --strict, API client current, Vitest, build, initial JS budget"
+(cd pwa && npm run --silent verify)
+
+phase "pytest on SQLite (the browser tests use the PWA just built)"
 env -u ZSJG_TEST_DATABASE_URL .venv/bin/pytest -q -p no:cacheprovider
 
 PG_URL=${ZSJG_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}

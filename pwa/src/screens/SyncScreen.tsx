@@ -1,0 +1,82 @@
+import { useEffect, useState } from "preact/hooks";
+import { onUploadProgress, type UploadProgress } from "../media/uploads";
+import { useApp } from "../ui/app-context";
+import { dateTime } from "../ui/format";
+import { useLive } from "../ui/live";
+import { SyncLine } from "./SyncLine";
+
+const KIND_TEXT: Record<string, string> = {
+  create: "新建",
+  set: "修改",
+  delete: "删除",
+  transition: "状态",
+  resolve_conflict: "处理冲突",
+};
+
+export function SyncScreen() {
+  const { ws } = useApp();
+  const data = useLive(
+    async () => ({
+      outbox: await ws.db.outbox.orderBy("seq").toArray(),
+      files: await ws.db.files.filter((f) => f.confirmedAt === null).toArray(),
+      rejections: await ws.db.rejections.where("client_id").equals(ws.deviceId).toArray(),
+    }),
+    [ws],
+    { outbox: [], files: [], rejections: [] },
+  );
+  const [progress, setProgress] = useState<Record<string, UploadProgress>>({});
+  useEffect(() => onUploadProgress((p) => setProgress((all) => ({ ...all, [p.digest]: p }))), []);
+  return (
+    <main>
+      <header class="bar">
+        <h1>同步</h1>
+        <SyncLine />
+      </header>
+      <section class="card">
+        <h2>待上传的修改（{data.outbox.length}）</h2>
+        {data.outbox.length === 0 && <p class="muted">全部修改都已送达服务器。</p>}
+        <ul class="plain">
+          {data.outbox.map((row) => (
+            <li key={row.seq} class="small" data-seq={row.seq}>
+              #{row.seq} {KIND_TEXT[row.mutation.kind] ?? row.mutation.kind} {row.mutation.entity} ·{" "}
+              {dateTime(row.createdAt)}
+              {row.result && <span class="muted"> · 服务器：{row.result.outcome}</span>}
+            </li>
+          ))}
+        </ul>
+      </section>
+      <section class="card">
+        <h2>待上传的文件（{data.files.length}）</h2>
+        <ul class="plain">
+          {data.files.map((f) => {
+            const p = progress[f.digest];
+            const sent = p ? p.sent : f.uploaded;
+            return (
+              <li key={f.digest} class="small">
+                {f.kind} · {(f.size / 1024).toFixed(0)} KB · <progress max={f.size} value={sent} />{" "}
+                {Math.round((100 * sent) / Math.max(1, f.size))}%
+                {f.lastError && <span class="error block">{f.lastError}</span>}
+              </li>
+            );
+          })}
+        </ul>
+      </section>
+      <section class="card rejected">
+        <h2>未被接受的修改（{data.rejections.length}）</h2>
+        {data.rejections.length === 0 && <p class="muted">没有。</p>}
+        <ul class="plain">
+          {data.rejections.map((r) => (
+            <li key={r.key}>
+              <div>
+                #{r.seq ?? "?"} {r.reason}
+              </div>
+              <div class="muted small">
+                {r.reason_code} · {dateTime(r.at)}
+              </div>
+            </li>
+          ))}
+        </ul>
+      </section>
+    </main>
+  );
+}

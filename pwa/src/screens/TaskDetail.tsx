@@ -1,0 +1,263 @@
+import { useState } from "preact/hooks";
+import type { ChecklistPoint } from "../api/types";
+import { setCheckItem } from "../commands/checklist";
+import { EDITABLE } from "../commands/guards";
+import { submitTask } from "../commands/task";
+import { CommandError } from "../commands/workspace";
+import type { ConflictRow, RejectionRow } from "../db/user-db";
+import { fieldValue, type LocalRecord, recordKey } from "../db/view";
+import { useApp } from "../ui/app-context";
+import { dateTime, STATUS_TEXT } from "../ui/format";
+import { useLive } from "../ui/live";
+import { CheckIn } from "./CheckIn";
+import { taskView } from "./task-view";
+
+export function TaskDetail({ taskId }: { taskId: string }) {
+  const { ws, sync } = useApp();
+  const view = useLive(() => taskView(ws, taskId), [ws, taskId], undefined);
+  const [error, setError] = useState<string | null>(null);
+  if (view === undefined) {
+    return <p class="muted pad">正在读取…</p>;
+  }
+  if (view === null) {
+    return (
+      <main class="pad">
+        <a href="#/">‹ 返回任务</a>
+        <p>本机没有这项任务（可能已改派给他人）。</p>
+      </main>
+    );
+  }
+  const { task } = view;
+  const editable = EDITABLE.has(view.status) && !task.readOnly;
+  const started = view.status !== "assigned";
+  const run = async (work: () => Promise<void>) => {
+    setError(null);
+    try {
+      await work();
+      void sync();
+    } catch (e) {
+      setError(e instanceof CommandError ? e.message : `保存失败：${String(e)}`);
+    }
+  };
+  const o = task.object;
+  return (
+    <main>
+      <header class="bar">
+        <a class="back" href="#/">
+          ‹ 任务
+        </a>
+        <h1>{o.name}</h1>
+        <div class="small">
+          {task.code} · {STATUS_TEXT[view.status] ?? view.status}
+          {view.pending > 0 && <span class="badge pending">待同步 {view.pending}</span>}
+        </div>
+      </header>
+      {task.readOnly && (
+        <p class="notice warn">这项任务已改派给他人：本机只读，未同步的内容会继续上传。</p>
+      )}
+      {error && (
+        <p class="notice error" role="alert">
+          {error}
+        </p>
+      )}
+      <section class="card">
+        <h2>检查对象</h2>
+        <dl>
+          <dt>统一社会信用代码</dt>
+          <dd>{o.uscc}</dd>
+          <dt>住所</dt>
+          <dd>{o.address}</dd>
+          <dt>法定代表人</dt>
+          <dd>
+            {o.legal_representative}
+            {o.legal_representative_phone && (
+              <a class="tel" href={`tel:${o.legal_representative_phone}`}>
+                {o.legal_representative_phone}
+              </a>
+            )}
+          </dd>
+          {o.contact_person && (
+            <>
+              <dt>联系人</dt>
+              <dd>
+                {o.contact_person} {o.contact_phone}
+              </dd>
+            </>
+          )}
+          <dt>任务</dt>
+          <dd>
+            {task.name}（截止 {task.due_on}）
+          </dd>
+        </dl>
+      </section>
+      <section class="card">
+        <h2>检查人员</h2>
+        <ul class="plain">
+          {task.inspectors.map((i) => (
+            <li key={i.id}>
+              {i.display_name}
+              {i.is_primary && <span class="badge">主检</span>} · {i.department_name}
+              {i.certificate_no && <span class="muted small"> 执法证 {i.certificate_no}</span>}
+            </li>
+          ))}
+        </ul>
+      </section>
+      <CheckIn view={view} editable={editable} run={run} />
+      <Conflicts conflicts={view.conflicts} />
+      <Rejections rejections={view.rejections} />
+      <section>
+        <h2 class="pad">检查清单</h2>
+        {task.items.map((item) => (
+          <div class="card" key={item.item_code}>
+            <h3>{item.name}</h3>
+            <p class="muted small">
+              {item.department_name} · {item.method} · 依据：{item.basis}
+            </p>
+            {item.checklist.map((point) => (
+              <Point
+                key={point.id}
+                point={point}
+                record={view.records.get(recordKey("check_item", point.check_item_id))}
+                editable={editable && started}
+                onSave={(edit) => run(() => setCheckItem(ws, taskId, point.check_item_id, edit))}
+              />
+            ))}
+          </div>
+        ))}
+      </section>
+      {editable && started && (
+        <section class="pad">
+          <button
+            class="primary big"
+            type="button"
+            onClick={() => run(() => submitTask(ws, taskId))}
+          >
+            提交检查结果
+          </button>
+        </section>
+      )}
+      {!started && editable && <p class="muted pad">签到后开始逐项检查。</p>}
+    </main>
+  );
+}
+
+function Point({
+  point,
+  record,
+  editable,
+  onSave,
+}: {
+  point: ChecklistPoint;
+  record: LocalRecord | undefined;
+  editable: boolean;
+  onSave: (edit: { conforms?: boolean | null; problem_text?: string | null }) => Promise<void>;
+}) {
+  const conforms = fieldValue<boolean | null>(record, "conforms", null);
+  const saved = fieldValue<string>(record, "problem_text", "");
+  const [text, setText] = useState<string | null>(null);
+  const pending = record?.pending ?? false;
+  return (
+    <div class="point" data-check-item={point.check_item_id}>
+      <p>
+        {point.ordinal}. {point.content}
+      </p>
+      <fieldset class="choice">
+        <legend class="sr-only">是否符合</legend>
+        <button
+          type="button"
+          class={conforms === true ? "on yes" : ""}
+          aria-pressed={conforms === true}
+          disabled={!editable}
+          onClick={() => void onSave({ conforms: true })}
+        >
+          符合
+        </button>
+        <button
+          type="button"
+          class={conforms === false ? "on no" : ""}
+          aria-pressed={conforms === false}
+          disabled={!editable}
+          onClick={() => void onSave({ conforms: false })}
+        >
+          不符合
+        </button>
+      </fieldset>
+      {(conforms === false || saved !== "") && (
+        <label class="block">
+          问题描述
+          <textarea
+            rows={3}
+            disabled={!editable}
+            value={text ?? saved}
+            placeholder={point.default_problem_text}
+            onInput={(e) => setText(e.currentTarget.value)}
+            onBlur={() => {
+              if (text !== null && text !== saved) {
+                void onSave({ problem_text: text }).then(() => setText(null));
+              }
+            }}
+          />
+        </label>
+      )}
+      {pending && <span class="muted small">本机已保存，待同步</span>}
+    </div>
+  );
+}
+
+function show(value: unknown): string {
+  if (value === true) return "符合";
+  if (value === false) return "不符合";
+  if (value === null || value === undefined) return "（空）";
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function Conflicts({ conflicts }: { conflicts: ConflictRow[] }) {
+  const open = conflicts.filter((c) => c.status === "open");
+  if (open.length === 0) {
+    return null;
+  }
+  return (
+    <section class="card conflict">
+      <h2>同时修改的冲突（{open.length}）</h2>
+      <p class="small muted">两人离线时改了同一处：保留了时间较晚的修改，另一方的内容也在这里。</p>
+      <ul class="plain">
+        {open.map((c) => (
+          <li key={c.id} data-conflict={c.id}>
+            <div class="small">
+              {c.entity} · {c.field}
+            </div>
+            <div>
+              采用：<b>{show(c.winner.value)}</b>
+              <span class="muted small"> {String(c.winner.client_id ?? "")}</span>
+            </div>
+            <div>
+              另一方：<b>{show(c.loser.value)}</b>
+              <span class="muted small"> {String(c.loser.client_id ?? "")}</span>
+            </div>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function Rejections({ rejections }: { rejections: RejectionRow[] }) {
+  if (rejections.length === 0) {
+    return null;
+  }
+  return (
+    <section class="card rejected">
+      <h2>未被接受的修改（{rejections.length}）</h2>
+      <ul class="plain">
+        {rejections.map((r) => (
+          <li key={r.key}>
+            <div>{r.reason}</div>
+            <div class="muted small">
+              {r.reason_code} · {dateTime(r.at)}
+            </div>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}

@@ -1,0 +1,44 @@
+// What the task screen reads: the task, its records as this phone sees them, its conflicts
+// and this device's rejected mutations for it.
+
+import { localStatus } from "../commands/guards";
+import type { Workspace } from "../commands/workspace";
+import type { ConflictRow, RejectionRow, TaskRow } from "../db/user-db";
+import { type LocalRecord, overlay } from "../db/view";
+
+export interface TaskView {
+  task: TaskRow;
+  status: string;
+  records: Map<string, LocalRecord>;
+  checkIns: LocalRecord[];
+  conflicts: ConflictRow[];
+  rejections: RejectionRow[];
+  pending: number;
+}
+
+export async function taskView(ws: Workspace, taskId: string): Promise<TaskView | null> {
+  const task = await ws.db.tasks.get(taskId);
+  if (task === undefined) {
+    return null;
+  }
+  const server = await ws.db.records.where("task_id").equals(taskId).toArray();
+  const outbox = await ws.db.outbox.where("taskId").equals(taskId).toArray();
+  const sent = await ws.db.sent.where("taskId").equals(taskId).toArray();
+  const mine = new Set([...outbox, ...sent].map((row) => row.mutation.id));
+  const records = overlay(
+    server,
+    outbox.map((row) => row.mutation),
+  );
+  const rejections = (
+    await ws.db.rejections.where("client_id").equals(ws.deviceId).toArray()
+  ).filter((r) => r.mutation_id !== null && mine.has(r.mutation_id));
+  return {
+    task,
+    status: await localStatus(ws, task),
+    records,
+    checkIns: [...records.values()].filter((r) => r.entity === "check_in" && !r.deleted),
+    conflicts: await ws.db.conflicts.where("task_id").equals(taskId).toArray(),
+    rejections,
+    pending: outbox.length,
+  };
+}

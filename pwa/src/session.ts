@@ -1,0 +1,165 @@
+// Who is signed in on this phone. The backend's own tokens (never an SSO token) are kept in
+// the app database so the phone can renew them after a day offline; renewing is serialised
+// across tabs with a Web Lock, because presenting a rotated refresh token twice ends the
+// device's session (reuse detection).
+import { type Credentials, Http } from "./api/http";
+import type { Me, TokenPair } from "./api/types";
+import type { Account, AppDb } from "./db/app-db";
+
+const CURRENT = "current_username";
+const EARLY_MS = 30_000;
+
+export class Session implements Credentials {
+  constructor(
+    private readonly appDb: AppDb,
+    public account: Account,
+    private readonly base = "",
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get http(): Http {
+    return new Http(this.base, this);
+  }
+
+  async accessToken(): Promise<string | null> {
+    const account = (await this.appDb.accounts.get(this.account.username)) ?? this.account;
+    this.account = account;
+    if (account.accessToken === null) {
+      return null;
+    }
+    const expires = account.accessExpiresAt ? Date.parse(account.accessExpiresAt) : 0;
+    if (expires - EARLY_MS > this.now()) {
+      return account.accessToken;
+    }
+    return (await this.renew()) ? this.account.accessToken : null;
+  }
+
+  async renew(): Promise<boolean> {
+    const seen = this.account.refreshToken;
+    return withLock(`zsjg-auth-${this.account.username}`, async () => {
+      const account = await this.appDb.accounts.get(this.account.username);
+      if (account === undefined || account.refreshToken === null) {
+        return false;
+      }
+      if (account.refreshToken !== seen) {
+        this.account = account; // another tab renewed meanwhile
+        return account.accessToken !== null;
+      }
+      const http = new Http(this.base, null);
+      try {
+        const pair = await http.json<TokenPair>("POST", "/api/v1/auth/refresh", {
+          refresh_token: account.refreshToken,
+        });
+        this.account = withTokens(account, pair, this.now());
+      } catch (error) {
+        if ((error as { status?: number }).status === 0) {
+          return false; // offline: keep the tokens for later
+        }
+        this.account = { ...account, accessToken: null, refreshToken: null };
+      }
+      await this.appDb.accounts.put(this.account);
+      return this.account.accessToken !== null;
+    });
+  }
+
+  /** True while the phone holds a refresh token (work can be sent once the network is back). */
+  get signedIn(): boolean {
+    return this.account.refreshToken !== null;
+  }
+}
+
+export async function signIn(
+  appDb: AppDb,
+  username: string,
+  password: string,
+  base = "",
+  now: () => number = Date.now,
+): Promise<Session> {
+  const known = await appDb.accounts.get(username);
+  const deviceId = known?.deviceId ?? crypto.randomUUID();
+  const http = new Http(base, null);
+  const pair = await http.json<TokenPair>("POST", "/api/v1/auth/login", {
+    username,
+    password,
+    device_id: deviceId,
+    device_name: deviceName(),
+  });
+  const account = withTokens(
+    {
+      username,
+      userId: pair.user_id,
+      deviceId: pair.device_id,
+      displayName: known?.displayName ?? username,
+      role: pair.role,
+      accessToken: null,
+      accessExpiresAt: null,
+      refreshToken: null,
+      refreshExpiresAt: null,
+      signedInAt: null,
+    },
+    pair,
+    now(),
+  );
+  await appDb.accounts.put(account);
+  await appDb.settings.put({ key: CURRENT, value: username });
+  const session = new Session(appDb, account, base, now);
+  try {
+    const me = await session.http.json<Me>("GET", "/api/v1/me");
+    session.account = { ...session.account, displayName: me.display_name };
+    await appDb.accounts.put(session.account);
+  } catch {
+    // the name is a nicety; the sign-in stands
+  }
+  return session;
+}
+
+/** The user signed in last on this phone, if any — offline too. */
+export async function resume(appDb: AppDb, base = ""): Promise<Session | null> {
+  const current = await appDb.settings.get(CURRENT);
+  if (current === undefined) {
+    return null;
+  }
+  const account = await appDb.accounts.get(current.value);
+  return account === undefined ? null : new Session(appDb, account, base);
+}
+
+/** Ends the session on the server (when reachable) and here; the user's database stays. */
+export async function signOut(appDb: AppDb, session: Session): Promise<void> {
+  try {
+    await session.http.json("POST", "/api/v1/auth/logout");
+  } catch {
+    // offline or already ended: the tokens are dropped here all the same
+  }
+  await appDb.accounts.put({
+    ...session.account,
+    accessToken: null,
+    accessExpiresAt: null,
+    refreshToken: null,
+    refreshExpiresAt: null,
+  });
+  await appDb.settings.delete(CURRENT);
+}
+
+function withTokens(account: Account, pair: TokenPair, now: number): Account {
+  return {
+    ...account,
+    accessToken: pair.access_token,
+    accessExpiresAt: pair.access_expires_at,
+    refreshToken: pair.refresh_token,
+    refreshExpiresAt: pair.refresh_expires_at,
+    signedInAt: account.signedInAt ?? new Date(now).toISOString(),
+  };
+}
+
+function deviceName(): string {
+  const ua = typeof navigator === "undefined" ? "" : navigator.userAgent;
+  const model = /\(([^)]+)\)/.exec(ua)?.[1] ?? "浏览器";
+  return model.slice(0, 100);
+}
+
+async function withLock<T>(name: string, work: () => Promise<T>): Promise<T> {
+  if (typeof navigator !== "undefined" && navigator.locks) {
+    return navigator.locks.request(name, work);
+  }
+  return work();
+}
