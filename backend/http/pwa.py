@@ -24,7 +24,7 @@ _REVALIDATE = CacheControlHeader(no_cache=True)
 
 
 def pwa_routes(dist: Path) -> list[ControllerRouterHandler]:
-    """``/`` (the app shell), ``/sw.js``, ``/manifest.webmanifest`` and ``/assets``, ``/icons``."""
+    """``/`` and ``/index.html`` (the app shell), ``/sw.js``, ``/manifest.webmanifest``, ``/assets``, ``/icons``."""
 
     @get(
         "/",
@@ -48,6 +48,7 @@ def pwa_routes(dist: Path) -> list[ControllerRouterHandler]:
     )
     def top_level(name: FromPath[str]) -> File:
         allowed = {
+            "index.html": "text/html; charset=utf-8",  # the service worker precaches the shell
             "sw.js": "text/javascript; charset=utf-8",
             "manifest.webmanifest": "application/manifest+json",
         }

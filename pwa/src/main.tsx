@@ -12,7 +12,7 @@ import { TaskList } from "./screens/TaskList";
 import { signOut as endSession, resume, type Session } from "./session";
 import { syncNow } from "./sync/runner";
 import { AppContext } from "./ui/app-context";
-import { UpdateBanner } from "./ui/update";
+import { registerServiceWorker, UpdateBanner } from "./ui/update";
 import "./ui/styles.css";
 
 const appDb = new AppDb();
@@ -155,6 +155,7 @@ function App() {
   );
 }
 
+registerServiceWorker();
 const root = document.getElementById("app");
 if (root) {
   root.textContent = "";

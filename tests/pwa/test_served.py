@@ -60,6 +60,9 @@ async def test_the_service_worker_and_manifest_are_served_for_the_whole_origin(
     assert sw.headers["content-type"].startswith("text/javascript")
     assert sw.headers["service-worker-allowed"] == "/"
     assert "no-cache" in sw.headers["cache-control"]
+    shell = await served.get("/index.html")  # precached by the service worker
+    assert shell.status_code == 200
+    assert "no-cache" in shell.headers["cache-control"]
     manifest = await served.get("/manifest.webmanifest")
     assert manifest.status_code == 200
     assert manifest.headers["content-type"].startswith("application/manifest+json")

@@ -159,7 +159,7 @@ function Point({
   return (
     <div class="point" data-check-item={point.check_item_id}>
       <p>
-        {point.ordinal}. {point.content}
+        {point.ordinal + 1}. {point.content}
       </p>
       <fieldset class="choice">
         <legend class="sr-only">是否符合</legend>

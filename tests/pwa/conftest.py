@@ -1,0 +1,127 @@
+"""The browser tests: the demo world served by uvicorn on 127.0.0.1 with the built PWA, and
+Debian's Chromium driven by Playwright at a phone's size (390×844)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, BrowserContext, async_playwright
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.app import create_app
+from backend.clock import SystemClock
+from backend.db.engine import create_engine
+from backend.demo.seed import seed_if_empty
+from backend.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+DIST = REPO / "pwa" / "dist"
+CHROMIUM = os.environ.get("ZSJG_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(os.environ.get("ZSJG_SCREENSHOT_DIR", REPO / "pwa" / "screenshots"))
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+YUDU = {"latitude": 25.951774, "longitude": 115.411926, "accuracy": 12}
+PASSWORD = "zsjg-demo"
+
+
+@dataclass
+class World:
+    base: str
+    settings: Settings
+    db: async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    """The demo data (seeded with the real clock: the browser's clock is the real one) served."""
+    if not (DIST / "index.html").is_file():
+        pytest.fail("the PWA is not built: run `npm run build` in pwa/ (scripts/test.sh does)")
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        demo_mode=True,
+        generate_signing_key=True,
+        pwa_dir=DIST,
+    )
+    await seed_if_empty(settings, SystemClock())
+    engine = create_engine(settings.effective_database_url)
+    with _Served(settings) as base:
+        try:
+            yield World(base, settings, async_sessionmaker(engine, expire_on_commit=False))
+        finally:
+            await engine.dispose()
+
+
+class _Served:
+    def __init__(self, settings: Settings) -> None:
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            assert self.thread.is_alive(), "the server stopped while starting"
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 - one stat before the browser starts
+        pytest.fail(f"Chromium is not installed at {CHROMIUM} (scripts/install.sh installs it)")
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=60_000)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+def screenshots() -> Iterator[Path]:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+async def phone(browser: Browser) -> BrowserContext:
+    """A fresh phone: its own storage, a GPS fix in 于都, Chinese locale and Beijing time."""
+    context = await browser.new_context(
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        permissions=["geolocation"],
+        geolocation=YUDU,
+        service_workers="allow",
+    )
+    context.set_default_timeout(20_000)
+    return context
