@@ -1,7 +1,9 @@
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import type { ChecklistPoint } from "../api/types";
 import { setCheckItem } from "../commands/checklist";
 import { EDITABLE } from "../commands/guards";
+import type { PhotoContext } from "../commands/photo";
 import { submitTask } from "../commands/task";
 import { CommandError } from "../commands/workspace";
 import type { ConflictRow, RejectionRow } from "../db/user-db";
@@ -10,10 +12,13 @@ import { useApp } from "../ui/app-context";
 import { dateTime, STATUS_TEXT } from "../ui/format";
 import { useLive } from "../ui/live";
 import { CheckIn } from "./CheckIn";
+import { Photos } from "./Photos";
+import { Result } from "./Result";
+import { Signatures } from "./Signatures";
 import { taskView } from "./task-view";
 
 export function TaskDetail({ taskId }: { taskId: string }) {
-  const { ws, sync } = useApp();
+  const { ws, sync, session } = useApp();
   const view = useLive(() => taskView(ws, taskId), [ws, taskId], undefined);
   const [error, setError] = useState<string | null>(null);
   if (view === undefined) {
@@ -40,6 +45,22 @@ export function TaskDetail({ taskId }: { taskId: string }) {
     }
   };
   const o = task.object;
+  const photos = [...view.records.values()].filter((r) => r.entity === "photo" && !r.deleted);
+  const lastFix = [...view.checkIns].reverse().find((c) => c.fields.latitude?.value);
+  const photoContext = (checkItemId: string | null): PhotoContext => ({
+    inspectorName: session.account.displayName,
+    taskCode: task.code,
+    objectName: o.name,
+    checkItemId,
+    position: lastFix
+      ? {
+          latitude: Number(lastFix.fields.latitude?.value),
+          longitude: Number(lastFix.fields.longitude?.value),
+        }
+      : null,
+  });
+  const photosOf = (checkItemId: string | null) =>
+    photos.filter((p) => (p.fields.check_item_id?.value ?? null) === checkItemId);
   return (
     <main>
       <header class="bar">
@@ -120,11 +141,32 @@ export function TaskDetail({ taskId }: { taskId: string }) {
                 record={view.records.get(recordKey("check_item", point.check_item_id))}
                 editable={editable && started}
                 onSave={(edit) => run(() => setCheckItem(ws, taskId, point.check_item_id, edit))}
-              />
+              >
+                <Photos
+                  taskId={taskId}
+                  photos={photosOf(point.check_item_id)}
+                  context={photoContext(point.check_item_id)}
+                  editable={editable && started}
+                  run={run}
+                />
+              </Point>
             ))}
           </div>
         ))}
       </section>
+      <section class="card">
+        <h2>现场照片</h2>
+        <p class="muted small">门头、全景等不属于某一检查要点的照片。</p>
+        <Photos
+          taskId={taskId}
+          photos={photosOf(null)}
+          context={photoContext(null)}
+          editable={editable && started}
+          run={run}
+        />
+      </section>
+      {started && <Result view={view} editable={editable} run={run} />}
+      {started && <Signatures view={view} editable={editable} run={run} />}
       {editable && started && (
         <section class="pad">
           <button
@@ -146,11 +188,13 @@ function Point({
   record,
   editable,
   onSave,
+  children,
 }: {
   point: ChecklistPoint;
   record: LocalRecord | undefined;
   editable: boolean;
   onSave: (edit: { conforms?: boolean | null; problem_text?: string | null }) => Promise<void>;
+  children: ComponentChildren;
 }) {
   const conforms = fieldValue<boolean | null>(record, "conforms", null);
   const saved = fieldValue<string>(record, "problem_text", "");
@@ -199,6 +243,7 @@ function Point({
           />
         </label>
       )}
+      {children}
       {pending && <span class="muted small">本机已保存，待同步</span>}
     </div>
   );
