@@ -459,7 +459,7 @@ class Engine:
         self, device: Device, m: Mutation, task: TaskState, raw: bytes, *, late: bool
     ) -> MutationResult:
         to = m.payload.get("to")
-        if set(m.payload) != {"to"} or to not in status.ALL:
+        if set(m.payload) != {"to"} or not isinstance(to, str) or to not in status.ALL:
             raise InvalidMutation("invalid", 'a transition carries {"to": <status>}')
         if late or not status.client_may(task.status, to):
             # someone no longer assigned does not move the new team's task: the lead decides

@@ -21,14 +21,16 @@ from ._errors import InvalidMutation
 
 Check = Callable[[Any], bool]
 
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
+_DIGEST = re.compile(r"[0-9a-f]{64}\Z")
+_CODE = re.compile(r"[A-Za-z0-9_.-]{1,32}\Z")
+_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
 _EARLIEST, _LATEST = 1900, 2999
 """Instants outside these years are typing errors, not inspections."""
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_COORD = re.compile(r"^-?\d{1,3}\.\d{6}$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_COORD = re.compile(r"-?[0-9]{1,3}\.[0-9]{6}\Z")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 def text(max_length: int, *, optional: bool = True) -> Check:

@@ -15,7 +15,7 @@ from ._errors import InvalidHlc
 MAX_DRIFT_MS = 10 * 60 * 1000
 """A remote physical time more than 10 minutes ahead of the receiver is clamped."""
 SERVER_NODE = "server"
-_FORMAT = re.compile(r"^(\d{15})\.(\d{6})\.([A-Za-z0-9_-]{1,64})$")
+_FORMAT = re.compile(r"([0-9]{15})\.([0-9]{6})\.([A-Za-z0-9_-]{1,64})\Z")
 _MAX_COUNTER = 999_999
 
 

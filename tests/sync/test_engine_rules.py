@@ -171,3 +171,39 @@ def test_a_register_is_stored_as_the_object_it_is_read_back_from() -> None:
         "mutation_id",
     }
     assert register_from_json(stored["conforms"]) == register
+
+
+def _rejected(replica: Replica, client: str, raw: bytes) -> str | None:
+    (result,) = replica.push(client, [raw]).results
+    return result.reason_code if result.outcome == "rejected" else None
+
+
+def test_values_with_a_final_newline_or_non_ascii_digits_are_invalid() -> None:
+    """Python's ``$`` matches before a final newline and ``\\d`` takes any Unicode digit."""
+    replica = Replica(HybridClock(lambda: 2_000_000_000_000))
+    replica.issue_task(TASK, ["u-a"])
+    replica.register_device("a", "u-a")
+    photo = {"evidence_digest": "a" * 64}
+    cases = [
+        {**photo, "evidence_digest": "a" * 64 + "\n"},
+        {**photo, "latitude": "25.951774\n"},
+        {**photo, "latitude": "٢٥.٩٥١٧٧٤"},  # Arabic-Indic digits
+        {**photo, "check_item_id": str(uuid.uuid4()) + "\n"},
+    ]
+    for seq, payload in enumerate(cases, start=1):
+        raw = _mutation("a", seq, 50 + seq, "create", uuid.uuid4(), payload=payload)
+        raw = raw.replace(b'"entity":"finding"', b'"entity":"photo"')
+        assert _rejected(replica, "a", raw) == "invalid", payload
+    hlc_with_newline = _mutation("a", 5, 60, "create", uuid.uuid4(), payload={"text": "x"})
+    hlc_with_newline = hlc_with_newline.replace(b'.a","kind"', b'.a\\n","kind"')
+    assert b"\\n" in hlc_with_newline
+    assert _rejected(replica, "a", hlc_with_newline) == "invalid"
+
+
+def test_a_transition_to_something_that_is_not_a_status_is_invalid_not_a_crash() -> None:
+    replica = Replica(HybridClock(lambda: 2_000_000_000_000))
+    replica.issue_task(TASK, ["u-a"])
+    replica.register_device("a", "u-a")
+    for seq, to in enumerate([[], {}, 3, None], start=1):
+        raw = _mutation("a", seq, 50 + seq, "transition", TASK, payload={"to": to})
+        assert _rejected(replica, "a", raw) == "invalid", to

@@ -1,16 +1,15 @@
-// Field checks (sync/_entities.py). The patterns keep Python's re.match semantics: \d is any
-// Unicode digit and $ also matches before a final newline; times and dates keep what
-// datetime.fromisoformat (Python 3.11) accepts.
+// Field checks (sync/_entities.py): ASCII digits, nothing after the value (no final newline);
+// times and dates keep what datetime.fromisoformat (Python 3.11) accepts.
 
 import { isJsonObject, type JsonValue } from "./json";
 import { codePointLength } from "./py";
 
 export type Check = (value: JsonValue) => boolean;
 
-export const DIGEST = /^[0-9a-f]{64}(?=\n?$)/;
-export const CODE = /^[A-Za-z0-9_.-]{1,32}(?=\n?$)/;
-export const COORD = /^-?\p{Nd}{1,3}\.\p{Nd}{6}(?=\n?$)/u;
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=\n?$)/;
+export const DIGEST = /^[0-9a-f]{64}$/;
+export const CODE = /^[A-Za-z0-9_.-]{1,32}$/;
+export const COORD = /^-?[0-9]{1,3}\.[0-9]{6}$/;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const INSTANT =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?(?:Z|([+-])(\d{2}):(\d{2}))$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;

@@ -9,8 +9,7 @@ import { decimalValue, sliceCodePoints, strRepr } from "./py";
 export const MAX_DRIFT_MS = 10 * 60 * 1000;
 export const SERVER_NODE = "server";
 const MAX_COUNTER = 999_999;
-// Python's re.match: \d is any Unicode digit and $ also matches before a final newline
-const FORMAT = /^(\p{Nd}{15})\.(\p{Nd}{6})\.([A-Za-z0-9_-]{1,64})(?=\n?$)/u;
+const FORMAT = /^([0-9]{15})\.([0-9]{6})\.([A-Za-z0-9_-]{1,64})$/;
 
 export class Hlc {
   constructor(

@@ -90,8 +90,8 @@ describe("field checks", () => {
 
   test.each<[string, boolean]>([
     ["25.951234", true],
-    ["25.951234\n", true],
-    ["\uff11\uff11\uff15.\uff14\uff11\uff12\uff13\uff14\uff15", true],
+    ["25.951234\n", false],
+    ["\uff11\uff11\uff15.\uff14\uff11\uff12\uff13\uff14\uff15", false],
     ["-115.412345", true],
     ["1234.123456", false],
     ["25.95123", false],
