@@ -4,7 +4,9 @@ import type { Workspace } from "./commands/workspace";
 import { AppDb } from "./db/app-db";
 import { UserDb } from "./db/user-db";
 import { uploadPending } from "./media/uploads";
+import { Credential } from "./screens/Credential";
 import { Login } from "./screens/Login";
+import { Review } from "./screens/Review";
 import { Settings } from "./screens/Settings";
 import { SyncScreen } from "./screens/SyncScreen";
 import { TaskDetail } from "./screens/TaskDetail";
@@ -25,7 +27,10 @@ type BackgroundSyncRegistration = ServiceWorkerRegistration & {
 function useRoute(): string {
   const [route, setRoute] = useState(location.hash.slice(1) || "/");
   useEffect(() => {
-    const changed = () => setRoute(location.hash.slice(1) || "/");
+    const changed = () => {
+      setRoute(location.hash.slice(1) || "/");
+      window.scrollTo(0, 0);
+    };
     window.addEventListener("hashchange", changed);
     return () => window.removeEventListener("hashchange", changed);
   }, []);
@@ -93,6 +98,7 @@ function SignedIn({ session, onSignedOut }: { session: Session; onSignedOut: () 
   };
 
   const task = /^\/task\/([0-9a-f-]{36})$/.exec(route);
+  const review = /^\/task\/([0-9a-f-]{36})\/review$/.exec(route);
   return (
     <AppContext.Provider value={{ appDb, session, ws, sync, syncing, signOut }}>
       <UpdateBanner />
@@ -106,18 +112,22 @@ function SignedIn({ session, onSignedOut }: { session: Session; onSignedOut: () 
         </p>
       )}
       <div class="screen">
-        {task?.[1] ? (
+        {review?.[1] ? (
+          <Review taskId={review[1]} />
+        ) : task?.[1] ? (
           <TaskDetail taskId={task[1]} />
         ) : route === "/sync" ? (
           <SyncScreen />
         ) : route === "/settings" ? (
           <Settings />
+        ) : route === "/credential" ? (
+          <Credential />
         ) : (
           <TaskList />
         )}
       </div>
       <nav class="tabs">
-        <a href="#/" class={route === "/" || task ? "on" : ""}>
+        <a href="#/" class={route === "/" || task || review ? "on" : ""}>
           任务
         </a>
         <a href="#/sync" class={route === "/sync" ? "on" : ""}>

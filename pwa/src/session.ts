@@ -105,7 +105,18 @@ export async function signIn(
   const session = new Session(appDb, account, base, now);
   try {
     const me = await session.http.json<Me>("GET", "/api/v1/me");
-    session.account = { ...session.account, displayName: me.display_name };
+    session.account = {
+      ...session.account,
+      displayName: me.display_name,
+      credential: me.profile
+        ? {
+            certificateNo: me.profile.certificate_no,
+            validFrom: me.profile.certificate_valid_from,
+            validUntil: me.profile.certificate_valid_until,
+            department: me.department_name,
+          }
+        : null,
+    };
     await appDb.accounts.put(session.account);
   } catch {
     // the name is a nicety; the sign-in stands

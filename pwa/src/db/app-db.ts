@@ -14,6 +14,15 @@ export interface Account {
   refreshToken: string | null;
   refreshExpiresAt: string | null;
   signedInAt: string | null;
+  /** The 执法证 shown on site (亮证), kept from the last sign-in so it shows offline. */
+  credential?: Credential | null;
+}
+
+export interface Credential {
+  certificateNo: string;
+  validFrom: string;
+  validUntil: string;
+  department: string;
 }
 
 export interface Setting {

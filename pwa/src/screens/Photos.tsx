@@ -70,7 +70,7 @@ export function Photos({
       </div>
       {editable && (
         <label class={`button ${busy ? "busy" : ""}`}>
-          {busy ? "正在处理照片…" : "📷 拍照"}
+          {busy ? "正在处理照片…" : "拍照"}
           <input
             type="file"
             accept="image/jpeg,image/png,image/webp"

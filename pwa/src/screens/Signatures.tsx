@@ -131,6 +131,7 @@ function SignPad({
       c.width = c.offsetWidth * ratio;
       c.height = c.offsetHeight * ratio;
       c.getContext("2d")?.scale(ratio, ratio);
+      c.dataset.ready = "true";
       pad.current = new Pad(c, {
         backgroundColor: "rgb(255,255,255)",
         penColor: "#000",

@@ -4,7 +4,6 @@ import type { ChecklistPoint } from "../api/types";
 import { setCheckItem } from "../commands/checklist";
 import { EDITABLE } from "../commands/guards";
 import type { PhotoContext } from "../commands/photo";
-import { submitTask } from "../commands/task";
 import { CommandError } from "../commands/workspace";
 import type { ConflictRow, RejectionRow } from "../db/user-db";
 import { fieldValue, type LocalRecord, recordKey } from "../db/view";
@@ -112,7 +111,12 @@ export function TaskDetail({ taskId }: { taskId: string }) {
         </dl>
       </section>
       <section class="card">
-        <h2>检查人员</h2>
+        <div class="row-between">
+          <h2>检查人员</h2>
+          <a class="button-link" href="#/credential">
+            亮证
+          </a>
+        </div>
         <ul class="plain">
           {task.inspectors.map((i) => (
             <li key={i.id}>
@@ -169,13 +173,9 @@ export function TaskDetail({ taskId }: { taskId: string }) {
       {started && <Signatures view={view} editable={editable} run={run} />}
       {editable && started && (
         <section class="pad">
-          <button
-            class="primary big"
-            type="button"
-            onClick={() => run(() => submitTask(ws, taskId))}
-          >
-            提交检查结果
-          </button>
+          <a class="button-link big" href={`#/task/${taskId}/review`}>
+            复核并提交
+          </a>
         </section>
       )}
       {!started && editable && <p class="muted pad">签到后开始逐项检查。</p>}
