@@ -14,7 +14,7 @@ import { CheckIn } from "./CheckIn";
 import { Photos } from "./Photos";
 import { Result } from "./Result";
 import { Signatures } from "./Signatures";
-import { taskView } from "./task-view";
+import { type TaskView, taskView } from "./task-view";
 
 export function TaskDetail({ taskId }: { taskId: string }) {
   const { ws, sync, session } = useApp();
@@ -80,6 +80,8 @@ export function TaskDetail({ taskId }: { taskId: string }) {
           {error}
         </p>
       )}
+      <Conflicts conflicts={view.conflicts} view={view} />
+      <Rejections rejections={view.rejections} />
       <section class="card">
         <h2>检查对象</h2>
         <dl>
@@ -128,8 +130,6 @@ export function TaskDetail({ taskId }: { taskId: string }) {
         </ul>
       </section>
       <CheckIn view={view} editable={editable} run={run} />
-      <Conflicts conflicts={view.conflicts} />
-      <Rejections rejections={view.rejections} />
       <section>
         <h2 class="pad">检查清单</h2>
         {task.items.map((item) => (
@@ -256,28 +256,48 @@ function show(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-function Conflicts({ conflicts }: { conflicts: ConflictRow[] }) {
+const FIELD_TEXT: Record<string, string> = {
+  conforms: "是否符合",
+  problem_text: "问题描述",
+  categories: "检查结果",
+  verification_methods: "核查方式",
+  text: "内容",
+  _deleted: "删除",
+};
+
+function Conflicts({ conflicts, view }: { conflicts: ConflictRow[]; view: TaskView }) {
   const open = conflicts.filter((c) => c.status === "open");
   if (open.length === 0) {
     return null;
   }
+  const points = view.task.items.flatMap((i) => i.checklist);
+  const who = (side: Record<string, unknown>) => {
+    const inspector = view.task.inspectors.find((i) => i.id === side.user_id);
+    const ms = Number(String(side.hlc ?? "").split(".")[0]);
+    return `${inspector?.display_name ?? "其他设备"} · ${ms ? dateTime(ms) : ""}`;
+  };
+  const what = (c: ConflictRow) => {
+    const point = points.find((p) => p.check_item_id === c.entity_id);
+    const place = point ? `第 ${point.ordinal + 1} 项 ${point.content}` : c.entity;
+    return `${place} · ${FIELD_TEXT[c.field] ?? c.field}`;
+  };
   return (
     <section class="card conflict">
       <h2>同时修改的冲突（{open.length}）</h2>
-      <p class="small muted">两人离线时改了同一处：保留了时间较晚的修改，另一方的内容也在这里。</p>
+      <p class="small muted">
+        两人离线时改了同一处：保留了时间较晚的修改，另一方的内容也在这里，供核对。
+      </p>
       <ul class="plain">
         {open.map((c) => (
           <li key={c.id} data-conflict={c.id}>
-            <div class="small">
-              {c.entity} · {c.field}
-            </div>
+            <div class="small">{what(c)}</div>
             <div>
               采用：<b>{show(c.winner.value)}</b>
-              <span class="muted small"> {String(c.winner.client_id ?? "")}</span>
+              <span class="muted small"> {who(c.winner)}</span>
             </div>
             <div>
               另一方：<b>{show(c.loser.value)}</b>
-              <span class="muted small"> {String(c.loser.client_id ?? "")}</span>
+              <span class="muted small"> {who(c.loser)}</span>
             </div>
           </li>
         ))}
