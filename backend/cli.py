@@ -269,6 +269,17 @@ def bench_upload(files: int, chunk_mb: float) -> None:
     run(files=files, chunk_mb=chunk_mb)
 
 
+@bench_group.command(name="pwa")
+@click.option(
+    "--rounds", default=7, show_default=True, type=click.IntRange(3, 50), help="Offline restarts."
+)
+def bench_pwa(rounds: int) -> None:
+    """The PWA: repeat start offline under 4× CPU throttling, and storing a 500-task pull."""
+    from backend.bench_pwa import run
+
+    run(rounds=rounds)
+
+
 def main() -> None:
     """Entry point of the ``zsjg`` console script."""
     os.environ.setdefault("LITESTAR_APP", APP_PATH)

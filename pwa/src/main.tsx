@@ -2,7 +2,7 @@ import { render } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { Workspace } from "./commands/workspace";
 import { AppDb } from "./db/app-db";
-import { UserDb } from "./db/user-db";
+import { pendingFiles, UserDb } from "./db/user-db";
 import { uploadPending } from "./media/uploads";
 import { Credential } from "./screens/Credential";
 import { Login } from "./screens/Login";
@@ -83,9 +83,7 @@ function SignedIn({ session, onSignedOut }: { session: Session; onSignedOut: () 
   }, [sync, ws]);
 
   const signOut = async (erase: boolean) => {
-    const pending =
-      (await ws.db.outbox.count()) +
-      (await ws.db.files.filter((f) => f.confirmedAt === null).count());
+    const pending = (await ws.db.outbox.count()) + (await pendingFiles(ws.db).count());
     if (erase && pending > 0) {
       return; // never discard unsynced work
     }

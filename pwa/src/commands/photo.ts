@@ -1,6 +1,8 @@
 // A photo from the camera: the original (bytes as captured, EXIF intact) and the evidence image
 // (scaled, watermarked), each named by its sha256 and kept here until the server confirms it.
 // The photo record, both files and the outbox entry are written in one transaction.
+
+import { keepFile } from "../db/user-db";
 import { sha256Hex, sniffImage } from "../media/digest";
 import { evidenceImage } from "../media/watermark";
 import { enqueue } from "./enqueue";
@@ -96,28 +98,19 @@ export async function takePhoto(
   }
   const createdAt = new Date(ws.now()).toISOString();
   const { db } = ws;
-  await db.transaction("rw", [db.tasks, db.outbox, db.meta, db.files], async () => {
+  await db.transaction("rw", [db.tasks, db.outbox, db.meta, db.files, db.blobs], async () => {
     await editableTask(ws, taskId);
-    for (const [digest, kind, bytes, mediaType] of [
-      [originalDigest, "original", original, type],
-      [evidenceDigest, "evidence", evidence, "image/jpeg"],
-    ] as const) {
-      if ((await db.files.get(digest)) === undefined) {
-        await db.files.put({
-          digest,
-          taskId,
-          kind,
-          mediaType,
-          bytes,
-          size: bytes.byteLength,
-          createdAt,
-          uploadUrl: null,
-          uploaded: 0,
-          confirmedAt: null,
-          lastError: null,
-        });
-      }
-    }
+    const kept = { taskId, createdAt };
+    await keepFile(
+      db,
+      { ...kept, digest: originalDigest, kind: "original", mediaType: type },
+      original,
+    );
+    await keepFile(
+      db,
+      { ...kept, digest: evidenceDigest, kind: "evidence", mediaType: "image/jpeg" },
+      evidence,
+    );
     await enqueue(ws, [
       { kind: "create", entity: "photo", entity_id: id, task_id: taskId, payload },
     ]);

@@ -1,5 +1,6 @@
 // A signature (签名) of an inspector or of the business, or the business's recorded refusal
 // (拒签) with its reason and witness, bound to the sha256 of the content it signs.
+import { keepFile } from "../db/user-db";
 import type { LocalRecord } from "../db/view";
 import { sha256Hex, sniffImage } from "../media/digest";
 import { currentContentHash } from "./content";
@@ -54,23 +55,16 @@ export async function sign(
   }
   const id = crypto.randomUUID();
   const { db } = ws;
-  await db.transaction("rw", [db.tasks, db.outbox, db.meta, db.files], async () => {
+  await db.transaction("rw", [db.tasks, db.outbox, db.meta, db.files, db.blobs], async () => {
     const task = await editableTask(ws, taskId);
     payload.content_hash = currentContentHash(taskId, task.object.uscc, records);
-    if (image !== null && (await db.files.get(image.digest)) === undefined) {
-      await db.files.put({
-        digest: image.digest,
-        taskId,
-        kind: "signature",
-        mediaType: "image/png",
-        bytes: image.bytes,
-        size: image.bytes.byteLength,
-        createdAt: new Date(ws.now()).toISOString(),
-        uploadUrl: null,
-        uploaded: 0,
-        confirmedAt: null,
-        lastError: null,
-      });
+    if (image !== null) {
+      const createdAt = new Date(ws.now()).toISOString();
+      await keepFile(
+        db,
+        { digest: image.digest, taskId, kind: "signature", mediaType: "image/png", createdAt },
+        image.bytes,
+      );
     }
     await enqueue(ws, [
       { kind: "create", entity: "signature", entity_id: id, task_id: taskId, payload },

@@ -52,20 +52,27 @@ export interface SentRow extends OutboxRow {
 
 export type FileKind = "original" | "evidence" | "signature";
 
+/** What the phone knows of a file it holds; the bytes live apart, in `blobs`, so listing and
+ * counting files never loads photos into memory. */
 export interface FileRow {
   digest: string;
   taskId: string;
   kind: FileKind;
   mediaType: string;
-  bytes: ArrayBuffer;
   size: number;
   createdAt: string;
+  /** "pending" until the server confirms it holds these bytes (HEAD by digest, or an upload that finished). */
+  state: "pending" | "confirmed";
   /** The tus upload's URL once created, so an upload resumes after a restart. */
   uploadUrl: string | null;
   uploaded: number;
-  /** Set when the server confirmed it holds these bytes (HEAD by digest or a finished upload). */
   confirmedAt: string | null;
   lastError: string | null;
+}
+
+export interface BlobRow {
+  digest: string;
+  bytes: ArrayBuffer;
 }
 
 export interface MetaRow {
@@ -82,6 +89,7 @@ export class UserDb extends Dexie {
   outbox!: Table<OutboxRow, number>;
   sent!: Table<SentRow, number>;
   files!: Table<FileRow, string>;
+  blobs!: Table<BlobRow, string>;
   meta!: Table<MetaRow, string>;
 
   constructor(readonly userId: string) {
@@ -94,7 +102,8 @@ export class UserDb extends Dexie {
       codeTables: "name",
       outbox: "seq, taskId",
       sent: "seq, taskId, confirmedAt",
-      files: "digest, taskId, confirmedAt",
+      files: "digest, taskId, state",
+      blobs: "digest",
       meta: "key",
     });
   }
@@ -120,3 +129,28 @@ export const META = {
   lastSyncError: "last_sync_error",
   persisted: "storage_persisted",
 } as const;
+
+/** Keeps a file's bytes and its row (call inside a transaction over files and blobs). */
+export async function keepFile(
+  db: UserDb,
+  file: Pick<FileRow, "digest" | "taskId" | "kind" | "mediaType" | "createdAt">,
+  bytes: ArrayBuffer,
+): Promise<void> {
+  if ((await db.files.get(file.digest)) !== undefined) {
+    return; // the same bytes are kept once
+  }
+  await db.blobs.put({ digest: file.digest, bytes });
+  await db.files.put({
+    ...file,
+    size: bytes.byteLength,
+    state: "pending",
+    uploadUrl: null,
+    uploaded: 0,
+    confirmedAt: null,
+    lastError: null,
+  });
+}
+
+export function pendingFiles(db: UserDb) {
+  return db.files.where("state").equals("pending");
+}

@@ -2,7 +2,7 @@
 // by the upload URL kept in the file's row. A file is kept until the server confirms its
 // digest: a HEAD by digest answers 200, or an upload finished.
 import type { Workspace } from "../commands/workspace";
-import type { FileRow } from "../db/user-db";
+import { type FileRow, pendingFiles } from "../db/user-db";
 import type { Session } from "../session";
 
 const CHUNK = 512 * 1024;
@@ -26,11 +26,12 @@ export async function uploadPending(ws: Workspace, session: Session): Promise<nu
   if (typeof XMLHttpRequest === "undefined") {
     return 0; // the service worker has no XHR; pages send the files
   }
-  const waiting = await ws.db.files.filter((f) => f.confirmedAt === null).toArray();
+  const waiting = await pendingFiles(ws.db).toArray();
   let done = 0;
   for (const file of waiting) {
     if ((await serverHas(session, file.digest)) || (await upload(ws, session, file))) {
       await ws.db.files.update(file.digest, {
+        state: "confirmed",
         confirmedAt: new Date(ws.now()).toISOString(),
         lastError: null,
       });
@@ -53,11 +54,12 @@ async function serverHas(session: Session, digest: string): Promise<boolean> {
 async function upload(ws: Workspace, session: Session, file: FileRow): Promise<boolean> {
   const { Upload } = await import("tus-js-client");
   const token = await session.accessToken();
-  if (token === null) {
+  const blob = await ws.db.blobs.get(file.digest);
+  if (token === null || blob === undefined) {
     return false;
   }
   return new Promise<boolean>((resolve) => {
-    const task = new Upload(new Blob([file.bytes], { type: file.mediaType }), {
+    const task = new Upload(new Blob([blob.bytes], { type: file.mediaType }), {
       endpoint: "/api/v1/uploads",
       uploadUrl: file.uploadUrl,
       chunkSize: CHUNK,

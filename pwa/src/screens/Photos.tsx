@@ -10,13 +10,22 @@ function useEvidenceUrl(digest: string): string | null {
   const file = useLive(() => ws.db.files.get(digest), [ws, digest], undefined);
   const [url, setUrl] = useState<string | null>(null);
   useEffect(() => {
-    if (file === undefined) {
-      setUrl(null);
-      return;
+    let made: string | null = null;
+    let alive = true;
+    if (file !== undefined) {
+      void ws.db.blobs.get(file.digest).then((blob) => {
+        if (alive && blob !== undefined) {
+          made = URL.createObjectURL(new Blob([blob.bytes], { type: file.mediaType }));
+          setUrl(made);
+        }
+      });
     }
-    const made = URL.createObjectURL(new Blob([file.bytes], { type: file.mediaType }));
-    setUrl(made);
-    return () => URL.revokeObjectURL(made);
+    return () => {
+      alive = false;
+      if (made !== null) {
+        URL.revokeObjectURL(made);
+      }
+    };
   }, [file?.digest]);
   return url;
 }

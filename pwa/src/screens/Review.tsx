@@ -49,7 +49,7 @@ export function Review({ taskId }: { taskId: string }) {
       ws.db.files
         .where("taskId")
         .equals(taskId)
-        .filter((f) => f.confirmedAt === null)
+        .filter((f) => f.state === "pending")
         .count(),
     [ws, taskId],
     0,

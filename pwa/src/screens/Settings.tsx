@@ -1,4 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
+import { pendingFiles } from "../db/user-db";
 import { APP_VERSION } from "../sync/client";
 import { useApp } from "../ui/app-context";
 import { useLive } from "../ui/live";
@@ -9,9 +10,7 @@ export function Settings() {
   const [asking, setAsking] = useState(false);
   const [refused, setRefused] = useState(false);
   const pending = useLive(
-    async () =>
-      (await ws.db.outbox.count()) +
-      (await ws.db.files.filter((f) => f.confirmedAt === null).count()),
+    async () => (await ws.db.outbox.count()) + (await pendingFiles(ws.db).count()),
     [ws],
     0,
   );

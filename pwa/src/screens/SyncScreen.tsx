@@ -1,4 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
+import { pendingFiles } from "../db/user-db";
 import { onUploadProgress, type UploadProgress } from "../media/uploads";
 import { useApp } from "../ui/app-context";
 import { dateTime } from "../ui/format";
@@ -18,7 +19,7 @@ export function SyncScreen() {
   const data = useLive(
     async () => ({
       outbox: await ws.db.outbox.orderBy("seq").toArray(),
-      files: await ws.db.files.filter((f) => f.confirmedAt === null).toArray(),
+      files: await pendingFiles(ws.db).toArray(),
       rejections: await ws.db.rejections.where("client_id").equals(ws.deviceId).toArray(),
     }),
     [ws],

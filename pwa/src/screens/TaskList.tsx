@@ -1,6 +1,6 @@
 import { EDITABLE } from "../commands/guards";
 import type { Workspace } from "../commands/workspace";
-import type { RecordRow, TaskRow } from "../db/user-db";
+import { pendingFiles, type RecordRow, type TaskRow } from "../db/user-db";
 import { type Light, lightOf } from "../deadlines/lights";
 import { useApp } from "../ui/app-context";
 import { dateTime, STATUS_TEXT, timeLeft } from "../ui/format";
@@ -40,7 +40,7 @@ function lightFor(
 async function rows(ws: Workspace): Promise<Row[]> {
   const tasks = await ws.db.tasks.orderBy("due_on").toArray();
   const outbox = await ws.db.outbox.toArray();
-  const files = await ws.db.files.filter((f) => f.confirmedAt === null).toArray();
+  const files = await pendingFiles(ws.db).toArray();
   const checkIns = await ws.db.records.where("entity").equals("check_in").toArray();
   const results = await ws.db.records.where("entity").equals("result").toArray();
   const now = ws.now();

@@ -6,7 +6,7 @@
 import { ApiError, type Http } from "../api/http";
 import type { PullRequest, PullResponse, PushResponse } from "../api/types";
 import type { Workspace } from "../commands/workspace";
-import { META, type OutboxRow, type TaskRow } from "../db/user-db";
+import { META, type OutboxRow, pendingFiles, type TaskRow } from "../db/user-db";
 
 export const PROTOCOL_VERSION = 1;
 export const APP_VERSION = "0.1.0";
@@ -80,7 +80,7 @@ export class SyncClient {
     const oldest = await db.outbox.orderBy("seq").first();
     return {
       pending_mutations: await db.outbox.count(),
-      pending_files: await db.files.filter((f) => f.confirmedAt === null).count(),
+      pending_files: await pendingFiles(db).count(),
       oldest_pending_at: oldest ? oldest.createdAt : null,
     };
   }
