@@ -26,7 +26,12 @@ export async function uploadPending(ws: Workspace, session: Session): Promise<nu
   if (typeof XMLHttpRequest === "undefined") {
     return 0; // the service worker has no XHR; pages send the files
   }
-  const waiting = await pendingFiles(ws.db).toArray();
+  // evidence images and signatures first (a record is complete with them); originals only
+  // off a metered connection (DESIGN §5: on Wi-Fi, or when a lead asks for them)
+  const rank = { evidence: 0, signature: 0, original: 1 } as const;
+  const waiting = (await pendingFiles(ws.db).toArray())
+    .filter((f) => f.kind !== "original" || mayUploadOriginals())
+    .sort((a, b) => rank[a.kind] - rank[b.kind] || a.createdAt.localeCompare(b.createdAt));
   let done = 0;
   for (const file of waiting) {
     if ((await serverHas(session, file.digest)) || (await upload(ws, session, file))) {
@@ -39,6 +44,17 @@ export async function uploadPending(ws: Workspace, session: Session): Promise<nu
     }
   }
   return done;
+}
+
+interface NetworkInformation {
+  type?: string;
+  saveData?: boolean;
+}
+
+/** False on a metered (cellular) connection or with data saving on; true when unknown. */
+export function mayUploadOriginals(): boolean {
+  const connection = (navigator as Navigator & { connection?: NetworkInformation }).connection;
+  return !(connection?.type === "cellular" || connection?.saveData === true);
 }
 
 async function serverHas(session: Session, digest: string): Promise<boolean> {
