@@ -1,7 +1,7 @@
 // `zsjg bench pwa`, in the browser: store a 500-task pull with the app's own sync client
 // (Dexie, one transaction for all pages) against a raw IndexedDB write of the same objects in
 // one transaction — the baseline, measured in the same run.
-import { Http } from "../src/api/http";
+import { apiClient } from "../src/api/http";
 import type { PulledTask, PullResponse } from "../src/api/types";
 import { UserDb } from "../src/db/user-db";
 import { SyncClient } from "../src/sync/client";
@@ -121,8 +121,8 @@ function pull(): PullResponse {
 
 async function appStore(page: PullResponse, round: number): Promise<number> {
   const db = new UserDb(`bench-app-${round}`);
-  const http = new Http("", null, async () => Response.json(page));
-  const client = new SyncClient({ db, userId: "bench", deviceId: "bench", now: Date.now }, http);
+  const api = apiClient(null, location.origin, async () => Response.json(page));
+  const client = new SyncClient({ db, userId: "bench", deviceId: "bench", now: Date.now }, api);
   const started = performance.now();
   await client.pull();
   const took = performance.now() - started;

@@ -2,8 +2,8 @@
 // the app database so the phone can renew them after a day offline; renewing is serialised
 // across tabs with a Web Lock, because presenting a rotated refresh token twice ends the
 // device's session (reuse detection).
-import { type Credentials, Http } from "./api/http";
-import type { Me, TokenPair } from "./api/types";
+import { type Api, apiClient, type Credentials, defaultBase, must } from "./api/http";
+import type { TokenPair } from "./api/types";
 import type { Account, AppDb } from "./db/app-db";
 
 const CURRENT = "current_username";
@@ -13,12 +13,12 @@ export class Session implements Credentials {
   constructor(
     private readonly appDb: AppDb,
     public account: Account,
-    private readonly base = "",
+    private readonly base = defaultBase(),
     private readonly now: () => number = Date.now,
   ) {}
 
-  get http(): Http {
-    return new Http(this.base, this);
+  get api(): Api {
+    return apiClient(this, this.base);
   }
 
   async accessToken(): Promise<string | null> {
@@ -45,11 +45,12 @@ export class Session implements Credentials {
         this.account = account; // another tab renewed meanwhile
         return account.accessToken !== null;
       }
-      const http = new Http(this.base, null);
       try {
-        const pair = await http.json<TokenPair>("POST", "/api/v1/auth/refresh", {
-          refresh_token: account.refreshToken,
-        });
+        const pair = must(
+          await apiClient(null, this.base).POST("/api/v1/auth/refresh", {
+            body: { refresh_token: account.refreshToken },
+          }),
+        );
         this.account = withTokens(account, pair, this.now());
       } catch (error) {
         if ((error as { status?: number }).status === 0) {
@@ -72,18 +73,16 @@ export async function signIn(
   appDb: AppDb,
   username: string,
   password: string,
-  base = "",
+  base = defaultBase(),
   now: () => number = Date.now,
 ): Promise<Session> {
   const known = await appDb.accounts.get(username);
   const deviceId = known?.deviceId ?? crypto.randomUUID();
-  const http = new Http(base, null);
-  const pair = await http.json<TokenPair>("POST", "/api/v1/auth/login", {
-    username,
-    password,
-    device_id: deviceId,
-    device_name: deviceName(),
-  });
+  const pair = must(
+    await apiClient(null, base).POST("/api/v1/auth/login", {
+      body: { username, password, device_id: deviceId, device_name: deviceName() },
+    }),
+  );
   const account = withTokens(
     {
       username,
@@ -104,7 +103,7 @@ export async function signIn(
   await appDb.settings.put({ key: CURRENT, value: username });
   const session = new Session(appDb, account, base, now);
   try {
-    const me = await session.http.json<Me>("GET", "/api/v1/me");
+    const me = must(await session.api.GET("/api/v1/me"));
     session.account = {
       ...session.account,
       displayName: me.display_name,
@@ -137,7 +136,7 @@ export async function resume(appDb: AppDb, base = ""): Promise<Session | null> {
 /** Ends the session on the server (when reachable) and here; the user's database stays. */
 export async function signOut(appDb: AppDb, session: Session): Promise<void> {
   try {
-    await session.http.json("POST", "/api/v1/auth/logout");
+    must(await session.api.POST("/api/v1/auth/logout"));
   } catch {
     // offline or already ended: the tokens are dropped here all the same
   }

@@ -31,7 +31,7 @@ describe("push", () => {
     await setCheckItem(ws, TASK_ID, ITEM_ID, { conforms: true });
     await setCheckItem(ws, TASK_ID, ITEM_ID, { problem_text: "无" });
     const server = fakeServer([]);
-    await new SyncClient(ws, server.http).push();
+    await new SyncClient(ws, server.api).push();
     expect(server.pushes).toHaveLength(1);
     expect(server.pushes[0]?.map((m) => m.seq)).toEqual([1, 2]);
     const rows = await ws.db.outbox.orderBy("seq").toArray();
@@ -43,7 +43,7 @@ describe("push", () => {
     await phoneWithTask();
     await setCheckItem(ws, TASK_ID, ITEM_ID, { conforms: true });
     const server = fakeServer([page({ last_seq: 1 })]);
-    await new SyncClient(ws, server.http).run();
+    await new SyncClient(ws, server.api).run();
     expect(await ws.db.outbox.count()).toBe(0);
     expect(await ws.db.sent.count()).toBe(1);
     // a restored backup: the server expects seq 1 again when seq 2 arrives
@@ -56,7 +56,7 @@ describe("push", () => {
       }
       return { last_seq: mutations[mutations.length - 1]?.seq ?? 0 };
     });
-    await new SyncClient(ws, restored.http).run();
+    await new SyncClient(ws, restored.api).run();
     expect(restored.pushes.map((p) => p.map((m) => m.seq))).toEqual([[2], [1, 2]]);
     expect(await ws.db.outbox.count()).toBe(0);
   });
@@ -69,7 +69,7 @@ describe("pull", () => {
       page({ next_cursor: 5, until: 9, has_more: true, tasks: [pulledTask({ items: [] })] }),
       page({ cursor: 5, next_cursor: 9, until: 9, records: [checkItem(8, true)] }),
     ]);
-    await new SyncClient(ws, server.http).pull();
+    await new SyncClient(ws, server.api).pull();
     expect(server.pulls.map((p) => [p.cursor, p.until, p.origin])).toEqual([
       [0, null, null],
       [5, 9, 0],
@@ -84,7 +84,7 @@ describe("pull", () => {
     const server = fakeServer([
       page({ next_cursor: 5, until: 9, has_more: true, tasks: [pulledTask()] }),
     ]);
-    await expect(new SyncClient(ws, server.http).pull()).rejects.toThrow();
+    await expect(new SyncClient(ws, server.api).pull()).rejects.toThrow();
     expect(await ws.db.tasks.count()).toBe(0);
     expect(await ws.db.getMeta("cursor", 0)).toBe(0);
   });
@@ -92,12 +92,12 @@ describe("pull", () => {
   test("a revoked task with pending work stays, read-only; without pending work it goes", async () => {
     await phoneWithTask();
     await setCheckItem(ws, TASK_ID, ITEM_ID, { conforms: true });
-    await new SyncClient(ws, fakeServer([page({ revocations: [TASK_ID] })]).http).pull();
+    await new SyncClient(ws, fakeServer([page({ revocations: [TASK_ID] })]).api).pull();
     expect((await ws.db.tasks.get(TASK_ID))?.readOnly).toBe(true);
     expect(await ws.db.outbox.count()).toBe(1);
     await new SyncClient(
       ws,
-      fakeServer([page({ last_seq: 1, revocations: [TASK_ID] })]).http,
+      fakeServer([page({ last_seq: 1, revocations: [TASK_ID] })]).api,
     ).pull();
     expect(await ws.db.tasks.get(TASK_ID)).toBeUndefined();
     expect(await ws.db.records.where("task_id").equals(TASK_ID).count()).toBe(0);
@@ -106,9 +106,9 @@ describe("pull", () => {
   test("a read-only task goes once a later pull confirms its last pending work", async () => {
     await phoneWithTask();
     await setCheckItem(ws, TASK_ID, ITEM_ID, { conforms: true });
-    await new SyncClient(ws, fakeServer([page({ revocations: [TASK_ID] })]).http).pull();
+    await new SyncClient(ws, fakeServer([page({ revocations: [TASK_ID] })]).api).pull();
     expect((await ws.db.tasks.get(TASK_ID))?.readOnly).toBe(true);
-    await new SyncClient(ws, fakeServer([page({ last_seq: 1 })]).http).pull();
+    await new SyncClient(ws, fakeServer([page({ last_seq: 1 })]).api).pull();
     expect(await ws.db.tasks.get(TASK_ID)).toBeUndefined();
   });
 
@@ -120,7 +120,7 @@ describe("pull", () => {
       page({ reset: true, cursor: 500 }),
       page({ tasks: [pulledTask()], records: [checkItem(9)] }),
     ]);
-    await new SyncClient(ws, server.http).pull();
+    await new SyncClient(ws, server.api).pull();
     expect(server.pulls.map((p) => p.cursor)).toEqual([500, 0]);
     expect(await ws.db.outbox.count()).toBe(1);
     expect((await ws.db.records.get(["check_item", ITEM_ID]))?.version).toBe(9);
@@ -142,10 +142,10 @@ describe("pull", () => {
         checklist: [],
       },
     ];
-    await new SyncClient(ws, fakeServer([page({ tasks: [pulledTask({ items })] })]).http).pull();
+    await new SyncClient(ws, fakeServer([page({ tasks: [pulledTask({ items })] })]).api).pull();
     await new SyncClient(
       ws,
-      fakeServer([page({ tasks: [pulledTask({ items: null, status: "submitted" })] })]).http,
+      fakeServer([page({ tasks: [pulledTask({ items: null, status: "submitted" })] })]).api,
     ).pull();
     const task = await ws.db.tasks.get(TASK_ID);
     expect(task?.status).toBe("submitted");
@@ -165,7 +165,7 @@ describe("each user has a database of their own", () => {
       expect(other.db.name).not.toBe(ws.db.name);
       expect(await other.db.outbox.count()).toBe(0);
       const server = fakeServer([page()]);
-      await new SyncClient(other, server.http).run();
+      await new SyncClient(other, server.api).run();
       expect(server.pushes).toEqual([]);
     } finally {
       await other.db.delete();

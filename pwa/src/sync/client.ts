@@ -3,7 +3,7 @@
 // only when a pull's last_seq reaches it; it is then kept 30 days in `sent` for a server that
 // forgets (a new server_epoch, a last_seq that moves backwards, or a push answered with an
 // earlier expected_seq), which gets every mutation this phone still holds again.
-import { ApiError, type Http } from "../api/http";
+import { type Api, ApiError, must } from "../api/http";
 import type { PullRequest, PullResponse, PushResponse } from "../api/types";
 import type { Workspace } from "../commands/workspace";
 import { META, type OutboxRow, pendingFiles, type TaskRow } from "../db/user-db";
@@ -24,7 +24,7 @@ export interface SyncReport {
 export class SyncClient {
   constructor(
     private readonly ws: Workspace,
-    private readonly http: Http,
+    private readonly api: Api,
   ) {}
 
   async run(): Promise<SyncReport> {
@@ -52,13 +52,17 @@ export class SyncClient {
       if (batch.length === 0) {
         return sent;
       }
-      const answer = await this.http.json<PushResponse>("POST", "/api/v1/sync/push", {
-        protocol_version: PROTOCOL_VERSION,
-        app_version: APP_VERSION,
-        client_id: this.ws.deviceId,
-        mutations: batch.map((row) => row.mutation),
-        ...(await this.pendingCounts()),
-      });
+      const answer: PushResponse = must(
+        await this.api.POST("/api/v1/sync/push", {
+          body: {
+            protocol_version: PROTOCOL_VERSION,
+            app_version: APP_VERSION,
+            client_id: this.ws.deviceId,
+            mutations: batch.map((row) => row.mutation),
+            ...(await this.pendingCounts()),
+          },
+        }),
+      );
       sent += batch.length;
       await this.recordResults(batch, answer);
       const first = batch[0]?.seq ?? 0;
@@ -75,7 +79,11 @@ export class SyncClient {
     return sent;
   }
 
-  private async pendingCounts(): Promise<Record<string, unknown>> {
+  private async pendingCounts(): Promise<{
+    pending_mutations: number;
+    pending_files: number;
+    oldest_pending_at: string | null;
+  }> {
     const { db } = this.ws;
     const oldest = await db.outbox.orderBy("seq").first();
     return {
@@ -131,7 +139,7 @@ export class SyncClient {
         origin: until === null ? null : origin,
         code_table_versions: versions,
       };
-      const page = await this.http.json<PullResponse>("POST", "/api/v1/sync/pull", request);
+      const page: PullResponse = must(await this.api.POST("/api/v1/sync/pull", { body: request }));
       if (page.reset && pages.length === 0 && cursor !== 0) {
         await this.applyReset();
         return this.pull();

@@ -18,7 +18,7 @@ export async function syncNow(
 ): Promise<RunResult> {
   const run = async (): Promise<RunResult> => {
     try {
-      const report = await new SyncClient(ws, session.http).run();
+      const report = await new SyncClient(ws, session.api).run();
       await after();
       return { ok: true, report };
     } catch (error) {

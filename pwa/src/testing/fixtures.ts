@@ -1,6 +1,6 @@
 // Test helpers: a user database in fake-indexeddb, a task as a pull brings it, and a fake
 // backend answering push and pull the way docs/sync-protocol.md says.
-import { Http } from "../api/http";
+import { type Api, apiClient } from "../api/http";
 import type { PulledTask, PullResponse, PushResponse } from "../api/types";
 import type { Workspace } from "../commands/workspace";
 import { type Mutation, type RecordRow, UserDb } from "../db/user-db";
@@ -95,7 +95,7 @@ export function page(overrides: Partial<PullResponse> = {}): PullResponse {
 export interface FakeServer {
   pushes: Mutation[][];
   pulls: Record<string, unknown>[];
-  http: Http;
+  api: Api;
 }
 
 /** A backend whose push answers `push(mutations)` and whose pull answers the next page given. */
@@ -103,12 +103,14 @@ export function fakeServer(
   pages: PullResponse[],
   push: (mutations: Mutation[]) => Partial<PushResponse> = () => ({}),
 ): FakeServer {
-  const server: FakeServer = { pushes: [], pulls: [], http: new Http("", null) };
-  server.http = new Http("", null, async (url, init) => {
-    const body = JSON.parse(String(init?.body ?? "{}")) as Record<string, unknown>;
+  const pushes: Mutation[][] = [];
+  const pulls: Record<string, unknown>[] = [];
+  const api = apiClient(null, "http://zsjg.test", async (request) => {
+    const url = request.url;
+    const body = (await request.json()) as Record<string, unknown>;
     if (url.endsWith("/sync/push")) {
       const mutations = body.mutations as Mutation[];
-      server.pushes.push(mutations);
+      pushes.push(mutations);
       const answer: PushResponse = {
         server_epoch: "epoch-1",
         last_seq: mutations[mutations.length - 1]?.seq ?? 0,
@@ -124,7 +126,7 @@ export function fakeServer(
       return Response.json(answer);
     }
     if (url.endsWith("/sync/pull")) {
-      server.pulls.push(body);
+      pulls.push(body);
       const next = pages.shift();
       return next
         ? Response.json(next)
@@ -132,5 +134,5 @@ export function fakeServer(
     }
     return Response.json({ title: "not found" }, { status: 404 });
   });
-  return server;
+  return { pushes, pulls, api };
 }
