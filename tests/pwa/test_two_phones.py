@@ -151,18 +151,34 @@ async def test_the_same_point_edited_on_two_phones_offline_shows_a_conflict_to_b
         await expect(conflict).to_contain_text("不符合")  # the later edit won
         await expect(conflict).to_contain_text("符合")  # the other value is kept
         await page.screenshot(path=screenshots / f"08-conflict-phone-{name}.png")
+    token = await api_token(world, pair.lead)
+
+    async def lead_sees() -> list[dict[str, object]]:
+        async with httpx.AsyncClient(base_url=world.base) as client:
+            r = await client.get(
+                "/api/v1/team/sync/conflicts", headers={"Authorization": f"Bearer {token}"}
+            )
+        assert r.status_code == 200, r.text
+        return [c for c in r.json()["items"] if c["task_id"] == str(pair.task_id)]
+
+    (listed,) = await lead_sees()
+    assert (listed["winner"]["value"], listed["loser"]["value"]) == (False, True)  # type: ignore[index]
+    assert listed["status"] == "open"
+
+    # the first inspector settles it: the other value is written back and the conflict resolved
+    await a.get_by_role("button", name="改用另一方").click()
+    await expect(a.locator(".conflict")).to_contain_text("已处理，待同步")
+    await sync_now(a)
+    await sync_now(b)
+    await b.goto(f"{world.base}/#/task/{pair.task_id}")
+    await expect(b.locator(".conflict")).to_have_count(0)
+    await expect(
+        b.locator(".point").nth(0).get_by_role("button", name="符合", exact=True)
+    ).to_have_attribute("aria-pressed", "true")
+    (listed,) = await lead_sees()
+    assert listed["status"] == "resolved"
     await first.close()
     await second.close()
-
-    token = await api_token(world, pair.lead)
-    async with httpx.AsyncClient(base_url=world.base) as client:
-        r = await client.get(
-            "/api/v1/team/sync/conflicts", headers={"Authorization": f"Bearer {token}"}
-        )
-    assert r.status_code == 200, r.text
-    mine = [c for c in r.json()["items"] if c["task_id"] == str(pair.task_id)]
-    assert len(mine) == 1
-    assert (mine[0]["winner"]["value"], mine[0]["loser"]["value"]) == (False, True)
 
 
 async def test_work_captured_before_a_reassignment_reaches_the_server(

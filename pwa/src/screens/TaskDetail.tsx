@@ -2,6 +2,7 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import type { ChecklistPoint } from "../api/types";
 import { setCheckItem } from "../commands/checklist";
+import { resolveConflict } from "../commands/conflict";
 import { EDITABLE } from "../commands/guards";
 import type { PhotoContext } from "../commands/photo";
 import { CommandError } from "../commands/workspace";
@@ -80,7 +81,7 @@ export function TaskDetail({ taskId }: { taskId: string }) {
           {error}
         </p>
       )}
-      <Conflicts conflicts={view.conflicts} view={view} />
+      <Conflicts conflicts={view.conflicts} view={view} editable={editable} run={run} />
       <Rejections rejections={view.rejections} />
       <section class="card">
         <h2>检查对象</h2>
@@ -265,7 +266,18 @@ const FIELD_TEXT: Record<string, string> = {
   _deleted: "删除",
 };
 
-function Conflicts({ conflicts, view }: { conflicts: ConflictRow[]; view: TaskView }) {
+function Conflicts({
+  conflicts,
+  view,
+  editable,
+  run,
+}: {
+  conflicts: ConflictRow[];
+  view: TaskView;
+  editable: boolean;
+  run: (work: () => Promise<void>) => Promise<void>;
+}) {
+  const { ws } = useApp();
   const open = conflicts.filter((c) => c.status === "open");
   if (open.length === 0) {
     return null;
@@ -299,6 +311,28 @@ function Conflicts({ conflicts, view }: { conflicts: ConflictRow[]; view: TaskVi
               另一方：<b>{show(c.loser.value)}</b>
               <span class="muted small"> {who(c.loser)}</span>
             </div>
+            {view.resolving.has(c.id) ? (
+              <div class="muted small">已处理，待同步</div>
+            ) : (
+              editable && (
+                <div class="row">
+                  <button
+                    type="button"
+                    onClick={() => void run(() => resolveConflict(ws, c, "keep"))}
+                  >
+                    保留采用的值
+                  </button>
+                  {c.field !== "_deleted" && (
+                    <button
+                      type="button"
+                      onClick={() => void run(() => resolveConflict(ws, c, "other"))}
+                    >
+                      改用另一方
+                    </button>
+                  )}
+                </div>
+              )
+            )}
           </li>
         ))}
       </ul>

@@ -14,6 +14,8 @@ export interface TaskView {
   conflicts: ConflictRow[];
   rejections: RejectionRow[];
   pending: number;
+  /** Conflicts this phone has resolved but not yet sent. */
+  resolving: Set<string>;
 }
 
 export async function taskView(ws: Workspace, taskId: string): Promise<TaskView | null> {
@@ -40,5 +42,10 @@ export async function taskView(ws: Workspace, taskId: string): Promise<TaskView 
     conflicts: await ws.db.conflicts.where("task_id").equals(taskId).toArray(),
     rejections,
     pending: outbox.length,
+    resolving: new Set(
+      outbox
+        .filter((row) => row.mutation.kind === "resolve_conflict")
+        .map((row) => row.mutation.entity_id),
+    ),
   };
 }
