@@ -11,7 +11,7 @@ import { Settings } from "./screens/Settings";
 import { SyncScreen } from "./screens/SyncScreen";
 import { TaskDetail } from "./screens/TaskDetail";
 import { TaskList } from "./screens/TaskList";
-import { signOut as endSession, resume, type Session } from "./session";
+import { signOut as endSession, forgetDevice, resume, type Session } from "./session";
 import { syncNow } from "./sync/runner";
 import { AppContext } from "./ui/app-context";
 import { registerServiceWorker, UpdateBanner } from "./ui/update";
@@ -91,6 +91,7 @@ function SignedIn({ session, onSignedOut }: { session: Session; onSignedOut: () 
     ws.db.close();
     if (erase) {
       await ws.db.delete();
+      await forgetDevice(appDb, session.account.username);
     }
     onSignedOut();
   };

@@ -5,6 +5,7 @@
 import { type Api, apiClient, type Credentials, defaultBase, must } from "./api/http";
 import type { TokenPair } from "./api/types";
 import type { Account, AppDb } from "./db/app-db";
+import { META, UserDb } from "./db/user-db";
 
 const CURRENT = "current_username";
 const EARLY_MS = 30_000;
@@ -53,8 +54,9 @@ export class Session implements Credentials {
         );
         this.account = withTokens(account, pair, this.now());
       } catch (error) {
-        if ((error as { status?: number }).status === 0) {
-          return false; // offline: keep the tokens for later
+        const status = (error as { status?: number }).status ?? 0;
+        if (![400, 401, 403].includes(status)) {
+          return false; // offline, busy or failing: keep the tokens for later
         }
         this.account = { ...account, accessToken: null, refreshToken: null };
       }
@@ -102,6 +104,7 @@ export async function signIn(
   await appDb.accounts.put(account);
   await appDb.settings.put({ key: CURRENT, value: username });
   const session = new Session(appDb, account, base, now);
+  await continueAfterServer(session);
   try {
     const me = must(await session.api.GET("/api/v1/me"));
     session.account = {
@@ -121,6 +124,35 @@ export async function signIn(
     // the name is a nicety; the sign-in stands
   }
   return session;
+}
+
+/**
+ * A device's seq numbers never repeat: if this phone's database for the user is newer than the
+ * server's record of the device (erased, or a browser that lost its storage), the next seq
+ * continues after the last one the server processed — a reused seq would be skipped as done.
+ */
+async function continueAfterServer(session: Session): Promise<void> {
+  const device = must(
+    await session.api.POST("/api/v1/devices", {
+      body: { device_id: session.account.deviceId, name: deviceName() },
+    }),
+  );
+  const db = new UserDb(session.account.userId);
+  try {
+    await db.transaction("rw", db.meta, async () => {
+      const next = await db.getMeta<number>(META.nextSeq, 1);
+      if (next <= device.last_seq) {
+        await db.setMeta(META.nextSeq, device.last_seq + 1);
+      }
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/** Forgets a user's device on this phone (after their data was erased): the next sign-in is a new install. */
+export async function forgetDevice(appDb: AppDb, username: string): Promise<void> {
+  await appDb.accounts.delete(username);
 }
 
 /** The user signed in last on this phone, if any — offline too. */

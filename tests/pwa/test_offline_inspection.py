@@ -139,6 +139,8 @@ async def test_a_whole_offline_inspection_reaches_the_server_once(
 
         # each photo: the original's sha256 is the captured file's; every named file arrived once
         photos = of("photo")
+        # the phone read each photo's EXIF time (Beijing time, no offset in the file)
+        assert {p.fields["taken_at"]["value"] for p in photos} == {"2026-11-30T02:15:00.000Z"}
         originals = {p.fields["original_digest"]["value"] for p in photos}
         assert originals == {hashlib.sha256(b).hexdigest() for b in shots}
         named = originals | {p.fields["evidence_digest"]["value"] for p in photos}

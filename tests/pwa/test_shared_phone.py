@@ -79,3 +79,40 @@ async def test_another_inspector_on_the_same_phone_never_sees_or_sends_the_first
     assert len(entries) == 2  # 不符合 and its problem text
     assert {e.outcome for e in entries} == {"applied"}
     await context.close()
+
+
+async def test_work_after_erasing_the_phone_and_signing_in_again_reaches_the_server(
+    world: World, browser: Browser
+) -> None:
+    """Erasing makes the next sign-in a new install: its seq numbers never collide with the old ones."""
+    context = await phone(browser)
+    page = await context.new_page()
+    await sign_in(page, world.base, "insp01")
+    await page.locator(".task", has_text="检查中").first.click()
+    task_url = page.url
+    await answer(page.locator(".point").nth(0), conforms=True)
+    await page.goto(world.base + "/#/sync")
+    await expect(page.locator(".syncline")).to_contain_text("无待同步", timeout=30_000)
+    await page.goto(world.base + "/#/settings")
+    await expect(page.get_by_text("所有内容都已同步")).to_be_visible()
+    await page.get_by_role("button", name="退出并清除本机数据").click()
+    await expect(page.locator("input[name=username]")).to_be_visible()
+
+    await sign_in(page, world.base, "insp01")
+    await page.goto(task_url)
+    await answer(page.locator(".point").nth(1), conforms=False, problem="清除本机后的新记录")
+    await page.goto(world.base + "/#/sync")
+    await expect(page.locator(".syncline")).to_contain_text("无待同步", timeout=30_000)
+    await context.close()
+    entries = await logged(world, "insp01")
+    assert len(entries) == 3
+    assert {e.outcome for e in entries} == {"applied"}
+    async with world.db() as session:
+        devices = (
+            await session.scalars(
+                select(Device)
+                .join(User, User.id == Device.user_id)
+                .where(User.username == "insp01")
+            )
+        ).all()
+    assert len(devices) == 2  # the erased install and the new one

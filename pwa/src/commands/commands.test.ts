@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { checkItem, ITEM_ID, NOW, pulledTask, TASK_ID, workspace } from "../testing/fixtures";
 import { setCheckItem } from "./checklist";
+import { addMeasure, type MeasureEntry } from "./result";
 import { checkIn, submitTask } from "./task";
 import type { Workspace } from "./workspace";
 import { CommandError } from "./workspace";
@@ -111,5 +112,54 @@ describe("on site", () => {
     await expect(submitTask(ws, TASK_ID)).rejects.toThrow("已经提交");
     const kinds = (await ws.db.outbox.orderBy("seq").toArray()).map((r) => r.mutation.payload.to);
     expect(kinds).toEqual([undefined, "in_progress", "submitted"]);
+  });
+});
+
+describe("follow-up measures", () => {
+  const table: MeasureEntry[] = [
+    { code: "none", text: "无须后续处置", exclusive: true, excludes: [], referral: null },
+    { code: "penalty", text: "违法处罚", referral: null },
+    {
+      code: "notify_department",
+      text: "违反其他部门相关规定，抄告相关部门",
+      referral: { kind: "抄告", target: "相关部门" },
+    },
+  ];
+  const [none, penalty, notify] = table as [MeasureEntry, MeasureEntry, MeasureEntry];
+  const blank = { text: "", target: "", findings: "" };
+
+  test("an exclusive measure stands alone, and none is added twice", async () => {
+    await withTask();
+    await addMeasure(ws, TASK_ID, penalty, blank, { codes: [], table });
+    await expect(
+      addMeasure(ws, TASK_ID, none, blank, { codes: ["penalty"], table }),
+    ).rejects.toThrow("不能与其他结果同时选择");
+    await expect(
+      addMeasure(ws, TASK_ID, penalty, blank, { codes: ["penalty"], table }),
+    ).rejects.toThrow("已经添加过了");
+    expect(await ws.db.outbox.count()).toBe(1);
+  });
+
+  test("a referral asks for the department and what was found, and is written with its measure", async () => {
+    await withTask();
+    await expect(addMeasure(ws, TASK_ID, notify, blank, { codes: [], table })).rejects.toThrow(
+      "抄告需要填写接收部门和发现的问题",
+    );
+    expect(await ws.db.outbox.count()).toBe(0);
+    const id = await addMeasure(
+      ws,
+      TASK_ID,
+      notify,
+      { text: "", target: "于都县卫生健康委员会", findings: "从业人员无健康证" },
+      { codes: [], table },
+    );
+    const rows = await ws.db.outbox.orderBy("seq").toArray();
+    expect(rows.map((r) => r.mutation.entity)).toEqual(["measure", "referral"]);
+    expect(rows[1]?.mutation.payload).toEqual({
+      kind: "抄告",
+      target: "于都县卫生健康委员会",
+      findings: "从业人员无健康证",
+      measure_id: id,
+    });
   });
 });

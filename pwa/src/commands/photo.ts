@@ -4,6 +4,7 @@
 
 import { keepFile } from "../db/user-db";
 import { sha256Hex, sniffImage } from "../media/digest";
+import { readExif } from "../media/exif";
 import { evidenceImage } from "../media/watermark";
 import { enqueue } from "./enqueue";
 import { editableTask } from "./guards";
@@ -19,30 +20,6 @@ export interface PhotoContext {
   checkItemId: string | null;
   /** The last GPS fix, written on the image when the photo has no position of its own. */
   position: { latitude: number; longitude: number } | null;
-}
-
-interface Exif {
-  takenAt: Date | null;
-  latitude: number | null;
-  longitude: number | null;
-}
-
-async function readExif(bytes: ArrayBuffer): Promise<Exif> {
-  try {
-    const exifr = await import("exifr/dist/lite.esm.mjs");
-    const tags = (await exifr.parse(bytes, {
-      gps: true,
-      pick: ["DateTimeOriginal", "GPSLatitude", "GPSLongitude"],
-    })) as { DateTimeOriginal?: Date; latitude?: number; longitude?: number } | undefined;
-    const when = tags?.DateTimeOriginal;
-    return {
-      takenAt: when instanceof Date && !Number.isNaN(when.getTime()) ? when : null,
-      latitude: typeof tags?.latitude === "number" ? tags.latitude : null,
-      longitude: typeof tags?.longitude === "number" ? tags.longitude : null,
-    };
-  } catch {
-    return { takenAt: null, latitude: null, longitude: null }; // no EXIF is not an error
-  }
 }
 
 function beijing(ms: number): string {

@@ -77,12 +77,27 @@ export async function setResult(
   });
 }
 
+/** Follow-up measures follow the same table rules as results, and none is chosen twice. */
+export function checkMeasures(codes: string[], table: ResultEntry[]): void {
+  const seen = new Set<string>();
+  for (const code of codes) {
+    if (seen.has(code)) {
+      const text = table.find((e) => e.code === code)?.text ?? code;
+      throw new CommandError(`“${text}”已经添加过了`);
+    }
+    seen.add(code);
+  }
+  checkCategories(codes, table);
+}
+
 export async function addMeasure(
   ws: Workspace,
   taskId: string,
   measure: MeasureEntry,
   detail: { text: string; target: string; findings: string },
+  chosen: { codes: string[]; table: MeasureEntry[] },
 ): Promise<string> {
+  checkMeasures([...chosen.codes, measure.code], chosen.table);
   const text = checkText(detail.text.trim(), 2000, "处置说明") || null;
   if (measure.requires_text && !text) {
     throw new CommandError(`“${measure.text}”需要填写说明`);

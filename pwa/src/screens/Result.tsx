@@ -133,13 +133,30 @@ export function Result({ view, editable, run }: { view: TaskView; editable: bool
             );
           })}
         </ul>
-        {editable && <AddMeasure view={view} choices={tables.measures} run={run} />}
+        {editable && (
+          <AddMeasure
+            view={view}
+            choices={tables.measures}
+            chosen={measures.map((m) => fieldValue(m, "code", ""))}
+            run={run}
+          />
+        )}
       </section>
     </>
   );
 }
 
-function AddMeasure({ view, choices, run }: { view: TaskView; choices: MeasureEntry[]; run: Run }) {
+function AddMeasure({
+  view,
+  choices,
+  chosen: codes,
+  run,
+}: {
+  view: TaskView;
+  choices: MeasureEntry[];
+  chosen: string[];
+  run: Run;
+}) {
   const { ws } = useApp();
   const [code, setCode] = useState("");
   const [text, setText] = useState("");
@@ -151,7 +168,13 @@ function AddMeasure({ view, choices, run }: { view: TaskView; choices: MeasureEn
       if (chosen === undefined) {
         return;
       }
-      await addMeasure(ws, view.task.id, chosen, { text, target, findings });
+      await addMeasure(
+        ws,
+        view.task.id,
+        chosen,
+        { text, target, findings },
+        { codes, table: choices },
+      );
       setCode("");
       setText("");
       setTarget("");

@@ -1,6 +1,7 @@
 // 复核: everything the record will say, and what still stops a submit, before it is sent.
 import { useState } from "preact/hooks";
 import { currentContentHash } from "../commands/content";
+import { checkMeasures, entries, type MeasureEntry } from "../commands/result";
 import { submitTask } from "../commands/task";
 import { CommandError } from "../commands/workspace";
 import { fieldValue, recordKey } from "../db/view";
@@ -9,8 +10,17 @@ import { dateTime, STATUS_TEXT } from "../ui/format";
 import { useLive } from "../ui/live";
 import { type TaskView, taskView } from "./task-view";
 
-export function blockers(view: TaskView): string[] {
+export function blockers(view: TaskView, measureTable: MeasureEntry[]): string[] {
   const problems: string[] = [];
+  const measures = [...view.records.values()].filter((r) => r.entity === "measure" && !r.deleted);
+  try {
+    checkMeasures(
+      measures.map((m) => fieldValue(m, "code", "")),
+      measureTable,
+    );
+  } catch (error) {
+    problems.push(`后续处置：${(error as Error).message}`);
+  }
   const points = view.task.items.flatMap((i) => i.checklist);
   const unanswered = points.filter((p) => {
     const r = view.records.get(recordKey("check_item", p.check_item_id));
@@ -54,11 +64,16 @@ export function Review({ taskId }: { taskId: string }) {
     [ws, taskId],
     0,
   );
+  const measureTable = useLive(
+    async () => entries<MeasureEntry>(await ws.db.codeTables.get("follow_up_measure")),
+    [ws],
+    [],
+  );
   const [error, setError] = useState<string | null>(null);
   if (!view) {
     return <p class="muted pad">正在读取…</p>;
   }
-  const problems = blockers(view);
+  const problems = blockers(view, measureTable);
   const records = [...view.records.values()];
   const points = view.task.items.flatMap((i) => i.checklist);
   const nonConforming = points.filter(

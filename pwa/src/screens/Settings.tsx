@@ -12,7 +12,7 @@ export function Settings() {
   const pending = useLive(
     async () => (await ws.db.outbox.count()) + (await pendingFiles(ws.db).count()),
     [ws],
-    0,
+    null as number | null,
   );
   useEffect(() => {
     void navigator.storage?.persisted?.().then(setPersisted);
@@ -56,7 +56,9 @@ export function Settings() {
       </section>
       <section class="card">
         <h2>退出登录</h2>
-        {pending > 0 ? (
+        {pending === null ? (
+          <p class="muted">正在统计未同步的内容…</p>
+        ) : pending > 0 ? (
           <p class="warn">
             本机还有 {pending}{" "}
             项未同步的内容。退出后它们仍保存在本机，只有您本人再次登录后才会上传；其他人登录看不到也不会发送它们。
@@ -71,7 +73,7 @@ export function Settings() {
           type="button"
           class="danger big"
           onClick={() => {
-            if (pending > 0) {
+            if (pending !== 0) {
               setRefused(true);
               return;
             }
@@ -80,9 +82,11 @@ export function Settings() {
         >
           退出并清除本机数据
         </button>
-        {refused && (
+        {refused && pending !== 0 && (
           <p class="error" role="alert">
-            不能清除：还有 {pending} 项未同步。请联网同步完成后再清除。
+            {pending === null
+              ? "正在统计未同步的内容，请稍候再试。"
+              : `不能清除：还有 ${pending} 项未同步。请联网同步完成后再清除。`}
           </p>
         )}
       </section>

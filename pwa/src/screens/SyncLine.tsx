@@ -1,4 +1,4 @@
-import { META } from "../db/user-db";
+import { META, pendingFiles } from "../db/user-db";
 import { useApp } from "../ui/app-context";
 import { dateTime } from "../ui/format";
 import { useLive } from "../ui/live";
@@ -10,11 +10,12 @@ export function SyncLine() {
   const state = useLive(
     async () => ({
       pending: await ws.db.outbox.count(),
+      files: await pendingFiles(ws.db).count(),
       lastSyncAt: await ws.db.getMeta<string | null>(META.lastSyncAt, null),
       error: await ws.db.getMeta<string | null>(META.lastSyncError, null),
     }),
     [ws],
-    { pending: 0, lastSyncAt: null, error: null },
+    null,
   );
   const online = useOnline();
   return (
@@ -22,9 +23,13 @@ export function SyncLine() {
       <span class={online ? "dot online" : "dot offline"} />
       <span class="grow small">
         {online ? "在线" : "离线"}
-        {state.pending > 0 ? ` · 待同步 ${state.pending} 项` : " · 无待同步"}
-        {` · 上次同步 ${dateTime(state.lastSyncAt)}`}
-        {state.error && <span class="error block">{state.error}</span>}
+        {state === null
+          ? " · 正在统计…"
+          : state.pending + state.files === 0
+            ? " · 无待同步"
+            : ` · 待同步 ${state.pending} 项${state.files > 0 ? `、文件 ${state.files} 个` : ""}`}
+        {state !== null && ` · 上次同步 ${dateTime(state.lastSyncAt)}`}
+        {state?.error && <span class="error block">{state.error}</span>}
       </span>
       <button type="button" onClick={() => void sync()} disabled={syncing}>
         {syncing ? "同步中…" : "立即同步"}

@@ -4,6 +4,7 @@ import { onUploadProgress, type UploadProgress } from "../media/uploads";
 import { useApp } from "../ui/app-context";
 import { dateTime } from "../ui/format";
 import { useLive } from "../ui/live";
+import { REASON_TEXT, sentText } from "../ui/rejections";
 import { SyncLine } from "./SyncLine";
 
 const KIND_TEXT: Record<string, string> = {
@@ -20,7 +21,18 @@ export function SyncScreen() {
     async () => ({
       outbox: await ws.db.outbox.orderBy("seq").toArray(),
       files: await pendingFiles(ws.db).toArray(),
-      rejections: await ws.db.rejections.where("client_id").equals(ws.deviceId).toArray(),
+      rejections: await Promise.all(
+        (await ws.db.rejections.where("client_id").equals(ws.deviceId).toArray()).map(
+          async (r) => ({
+            ...r,
+            mutation:
+              (r.seq === null
+                ? undefined
+                : ((await ws.db.sent.get(r.seq)) ?? (await ws.db.outbox.get(r.seq)))
+              )?.mutation ?? null,
+          }),
+        ),
+      ),
     }),
     [ws],
     { outbox: [], files: [], rejections: [] },
@@ -69,10 +81,13 @@ export function SyncScreen() {
           {data.rejections.map((r) => (
             <li key={r.key}>
               <div>
-                #{r.seq ?? "?"} {r.reason}
+                #{r.seq ?? "?"} <b>{REASON_TEXT[r.reason_code] ?? r.reason_code}</b>
               </div>
-              <div class="muted small">
-                {r.reason_code} · {dateTime(r.at)}
+              {sentText(r.mutation).map((line) => (
+                <div key={line}>您填写的：{line}</div>
+              ))}
+              <div class="muted small wrap">
+                {r.reason} · {dateTime(r.at)}
               </div>
             </li>
           ))}

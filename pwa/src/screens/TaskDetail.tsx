@@ -6,16 +6,17 @@ import { resolveConflict } from "../commands/conflict";
 import { EDITABLE } from "../commands/guards";
 import type { PhotoContext } from "../commands/photo";
 import { CommandError } from "../commands/workspace";
-import type { ConflictRow, RejectionRow } from "../db/user-db";
+import type { ConflictRow } from "../db/user-db";
 import { fieldValue, type LocalRecord, recordKey } from "../db/view";
 import { useApp } from "../ui/app-context";
 import { dateTime, STATUS_TEXT } from "../ui/format";
 import { useLive } from "../ui/live";
+import { REASON_TEXT, sentText, valueText } from "../ui/rejections";
 import { CheckIn } from "./CheckIn";
 import { Photos } from "./Photos";
 import { Result } from "./Result";
 import { Signatures } from "./Signatures";
-import { type TaskView, taskView } from "./task-view";
+import { type RejectedChange, type TaskView, taskView } from "./task-view";
 
 export function TaskDetail({ taskId }: { taskId: string }) {
   const { ws, sync, session } = useApp();
@@ -82,7 +83,7 @@ export function TaskDetail({ taskId }: { taskId: string }) {
         </p>
       )}
       <Conflicts conflicts={view.conflicts} view={view} editable={editable} run={run} />
-      <Rejections rejections={view.rejections} />
+      <Rejections rejections={view.rejections} view={view} />
       <section class="card">
         <h2>检查对象</h2>
         <dl>
@@ -340,22 +341,37 @@ function Conflicts({
   );
 }
 
-function Rejections({ rejections }: { rejections: RejectionRow[] }) {
+function Rejections({ rejections, view }: { rejections: RejectedChange[]; view: TaskView }) {
   if (rejections.length === 0) {
     return null;
   }
   return (
     <section class="card rejected">
       <h2>未被接受的修改（{rejections.length}）</h2>
+      <p class="small muted">服务器没有采用下面的修改；本机保留了原样，供核对后重新填写。</p>
       <ul class="plain">
-        {rejections.map((r) => (
-          <li key={r.key}>
-            <div>{r.reason}</div>
-            <div class="muted small">
-              {r.reason_code} · {dateTime(r.at)}
-            </div>
-          </li>
-        ))}
+        {rejections.map((r) => {
+          const m = r.mutation;
+          const current = m ? view.records.get(recordKey(m.entity, m.entity_id)) : undefined;
+          return (
+            <li key={r.key} data-rejection={r.mutation_id ?? r.key}>
+              <div>
+                <b>{REASON_TEXT[r.reason_code] ?? r.reason_code}</b>
+              </div>
+              {sentText(m).map((line) => (
+                <div key={line}>您填写的：{line}</div>
+              ))}
+              {m !== null &&
+                current !== undefined &&
+                Object.keys(m.payload).map((name) => (
+                  <div key={name}>现在的值：{valueText(current.fields[name]?.value)}</div>
+                ))}
+              <div class="muted small wrap">
+                {r.reason} · {dateTime(r.at)}
+              </div>
+            </li>
+          );
+        })}
       </ul>
     </section>
   );

@@ -3,8 +3,13 @@
 
 import { localStatus } from "../commands/guards";
 import type { Workspace } from "../commands/workspace";
-import type { ConflictRow, RejectionRow, TaskRow } from "../db/user-db";
+import type { ConflictRow, Mutation, RejectionRow, TaskRow } from "../db/user-db";
 import { type LocalRecord, overlay } from "../db/view";
+
+/** A rejected mutation with what the inspector had entered (from this phone's outbox or sent log). */
+export interface RejectedChange extends RejectionRow {
+  mutation: Mutation | null;
+}
 
 export interface TaskView {
   task: TaskRow;
@@ -12,7 +17,7 @@ export interface TaskView {
   records: Map<string, LocalRecord>;
   checkIns: LocalRecord[];
   conflicts: ConflictRow[];
-  rejections: RejectionRow[];
+  rejections: RejectedChange[];
   pending: number;
   /** Conflicts this phone has resolved but not yet sent. */
   resolving: Set<string>;
@@ -31,9 +36,10 @@ export async function taskView(ws: Workspace, taskId: string): Promise<TaskView 
     server,
     outbox.map((row) => row.mutation),
   );
-  const rejections = (
-    await ws.db.rejections.where("client_id").equals(ws.deviceId).toArray()
-  ).filter((r) => r.mutation_id !== null && mine.has(r.mutation_id));
+  const byId = new Map([...outbox, ...sent].map((row) => [row.mutation.id, row.mutation]));
+  const rejections = (await ws.db.rejections.where("client_id").equals(ws.deviceId).toArray())
+    .filter((r) => r.mutation_id !== null && mine.has(r.mutation_id))
+    .map((r) => ({ ...r, mutation: byId.get(r.mutation_id ?? "") ?? null }));
   return {
     task,
     status: await localStatus(ws, task),

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { setCheckItem } from "../commands/checklist";
 import type { Workspace } from "../commands/workspace";
+import { keepFile } from "../db/user-db";
 import {
   checkItem,
   fakeServer,
@@ -10,7 +11,7 @@ import {
   TASK_ID,
   workspace,
 } from "../testing/fixtures";
-import { SyncClient } from "./client";
+import { MissingHistory, SyncClient } from "./client";
 
 let ws: Workspace;
 
@@ -59,6 +60,18 @@ describe("push", () => {
     await new SyncClient(ws, restored.api).run();
     expect(restored.pushes.map((p) => p.map((m) => m.seq))).toEqual([[2], [1, 2]]);
     expect(await ws.db.outbox.count()).toBe(0);
+  });
+});
+
+describe("a gap the phone cannot fill", () => {
+  test("stops the sync with a clear error instead of pushing in a loop", async () => {
+    await phoneWithTask();
+    await ws.db.setMeta("next_seq", 40);
+    await setCheckItem(ws, TASK_ID, ITEM_ID, { conforms: true }); // seq 40; 1–39 are long gone
+    const server = fakeServer([], () => ({ expected_seq: 1, last_seq: 0, results: [] }));
+    await expect(new SyncClient(ws, server.api).push()).rejects.toBeInstanceOf(MissingHistory);
+    expect(server.pushes).toHaveLength(1);
+    expect(await ws.db.outbox.count()).toBe(1); // the work stays
   });
 });
 
@@ -112,18 +125,65 @@ describe("pull", () => {
     expect(await ws.db.tasks.get(TASK_ID)).toBeUndefined();
   });
 
-  test("a reset re-downloads server data and keeps the outbox", async () => {
+  test("a reset replaces server data with the new snapshot in one go and keeps the outbox", async () => {
     await phoneWithTask();
+    const other = "b5b297f4-70fd-5aa2-995a-5cf042216918";
+    await ws.db.tasks.put({ ...pulledTask({ id: other }), items: [], readOnly: false });
     await ws.db.setMeta("cursor", 500);
     await setCheckItem(ws, TASK_ID, ITEM_ID, { conforms: true });
     const server = fakeServer([
-      page({ reset: true, cursor: 500 }),
-      page({ tasks: [pulledTask()], records: [checkItem(9)] }),
+      page({
+        reset: true,
+        cursor: 0,
+        next_cursor: 5,
+        until: 9,
+        has_more: true,
+        records: [checkItem(9)],
+      }),
+      page({ cursor: 5, next_cursor: 9, until: 9, tasks: [pulledTask()] }),
     ]);
     await new SyncClient(ws, server.api).pull();
-    expect(server.pulls.map((p) => p.cursor)).toEqual([500, 0]);
+    expect(server.pulls.map((p) => [p.cursor, p.until, p.origin])).toEqual([
+      [500, null, null],
+      [5, 9, 0],
+    ]);
     expect(await ws.db.outbox.count()).toBe(1);
     expect((await ws.db.records.get(["check_item", ITEM_ID]))?.version).toBe(9);
+    expect(await ws.db.tasks.get(other)).toBeUndefined(); // not in the new snapshot, nothing pending
+    expect((await ws.db.tasks.get(TASK_ID))?.readOnly).toBe(false);
+    expect(await ws.db.getMeta("cursor", 0)).toBe(9);
+  });
+
+  test("a reset whose next page fails leaves the phone as it was", async () => {
+    await phoneWithTask();
+    await ws.db.setMeta("cursor", 500);
+    const server = fakeServer([
+      page({ reset: true, cursor: 0, next_cursor: 5, until: 9, has_more: true }),
+    ]);
+    await expect(new SyncClient(ws, server.api).pull()).rejects.toThrow();
+    expect(await ws.db.tasks.get(TASK_ID)).toBeDefined();
+    expect(await ws.db.records.count()).toBe(1);
+    expect(await ws.db.getMeta("cursor", 0)).toBe(500);
+  });
+
+  test("a server that forgot gets the files again too (each checked by digest first)", async () => {
+    await phoneWithTask();
+    await keepFile(
+      ws.db,
+      {
+        digest: "a".repeat(64),
+        taskId: TASK_ID,
+        kind: "evidence",
+        mediaType: "image/jpeg",
+        createdAt: "x",
+      },
+      new ArrayBuffer(8),
+    );
+    await ws.db.files.update("a".repeat(64), { state: "confirmed", confirmedAt: "x" });
+    await new SyncClient(ws, fakeServer([page({ server_epoch: "epoch-1" })]).api).pull();
+    expect((await ws.db.files.get("a".repeat(64)))?.state).toBe("confirmed");
+    await new SyncClient(ws, fakeServer([page({ server_epoch: "epoch-2" })]).api).pull();
+    expect((await ws.db.files.get("a".repeat(64)))?.state).toBe("pending");
   });
 
   test("items sent once are kept when later pulls leave them out", async () => {

@@ -68,7 +68,9 @@ export class SyncClient {
       const first = batch[0]?.seq ?? 0;
       if (answer.expected_seq !== null && answer.expected_seq < first) {
         // the server lost what it had confirmed: send again from where it stands
-        await this.requeue(answer.expected_seq);
+        if ((await this.requeue(answer.expected_seq)) === 0) {
+          throw new MissingHistory(answer.expected_seq, first);
+        }
         after = answer.expected_seq - 1;
       } else if (answer.expected_seq !== null) {
         return sent; // a gap this phone cannot fill; the next pull tells more
@@ -106,15 +108,21 @@ export class SyncClient {
     });
   }
 
-  /** Moves confirmed mutations from `sent` back into the outbox, from `fromSeq` on. */
-  private async requeue(fromSeq: number): Promise<void> {
+  /** Moves confirmed mutations from `sent` back into the outbox, from `fromSeq` on; answers how many. */
+  private async requeue(fromSeq: number): Promise<number> {
     const { db } = this.ws;
-    await db.transaction("rw", [db.outbox, db.sent], async () => {
-      const rows = await db.sent.where("seq").aboveOrEqual(fromSeq).toArray();
-      for (const { confirmedAt: _, ...row } of rows) {
+    return db.transaction("rw", [db.outbox, db.sent], async () => {
+      const rows = await db.sent
+        .where("seq")
+        .between(fromSeq, Number.MAX_SAFE_INTEGER, true, true)
+        .toArray();
+      const held = new Set((await db.outbox.toArray()).map((row) => row.seq));
+      const missing = rows.filter((row) => !held.has(row.seq));
+      for (const { confirmedAt: _, ...row } of missing) {
         await db.outbox.put({ ...row, result: null });
       }
       await db.sent.where("seq").aboveOrEqual(fromSeq).delete();
+      return missing.length;
     });
   }
 
@@ -122,11 +130,12 @@ export class SyncClient {
   async pull(): Promise<number> {
     const { db } = this.ws;
     let cursor = await db.getMeta<number>(META.cursor, 0);
-    const origin = cursor;
+    let origin = cursor;
     const versions = Object.fromEntries(
       (await db.codeTables.toArray()).map((t) => [t.name, t.version]),
     );
-    const pages: PullResponse[] = [];
+    let pages: PullResponse[] = [];
+    let reset = false;
     let until: number | null = null;
     for (let round = 0; round < 100_000; round++) {
       const request: PullRequest = {
@@ -137,12 +146,15 @@ export class SyncClient {
         limit: PULL_LIMIT,
         until,
         origin: until === null ? null : origin,
-        code_table_versions: versions,
+        code_table_versions: reset ? {} : versions,
       };
       const page: PullResponse = must(await this.api.POST("/api/v1/sync/pull", { body: request }));
-      if (page.reset && pages.length === 0 && cursor !== 0) {
-        await this.applyReset();
-        return this.pull();
+      if (page.reset) {
+        // the server answered with the first page of a snapshot from 0: start over from it;
+        // what this phone holds is replaced only once every page is in (one transaction)
+        reset = true;
+        pages = [];
+        origin = 0;
       }
       pages.push(page);
       until = page.until;
@@ -151,21 +163,12 @@ export class SyncClient {
         break;
       }
     }
-    await applyPages(this.ws, pages);
+    await applyPages(this.ws, pages, reset);
     return pages.reduce((n, p) => n + p.records.length, 0);
-  }
-
-  /** The cursor is older than the server keeps: drop server data, keep every pending thing. */
-  private async applyReset(): Promise<void> {
-    const { db } = this.ws;
-    await db.transaction("rw", [db.tasks, db.records, db.conflicts, db.meta], async () => {
-      await Promise.all([db.tasks.clear(), db.records.clear(), db.conflicts.clear()]);
-      await db.setMeta(META.cursor, 0);
-    });
   }
 }
 
-async function applyPages(ws: Workspace, pages: PullResponse[]): Promise<void> {
+async function applyPages(ws: Workspace, pages: PullResponse[], reset: boolean): Promise<void> {
   const { db } = ws;
   const last = pages[pages.length - 1];
   if (last === undefined) {
@@ -179,10 +182,14 @@ async function applyPages(ws: Workspace, pages: PullResponse[]): Promise<void> {
     db.codeTables,
     db.outbox,
     db.sent,
+    db.files,
     db.meta,
   ];
   await db.transaction("rw", tables, async () => {
     await confirm(ws, last);
+    if (reset) {
+      await forgetServerData(ws);
+    }
     for (const page of pages) {
       for (const task of page.tasks) {
         const known = await db.tasks.get(task.id);
@@ -209,6 +216,19 @@ async function applyPages(ws: Workspace, pages: PullResponse[]): Promise<void> {
   });
 }
 
+/**
+ * Before a snapshot from 0 is applied: the server's data goes, except the tasks this phone still
+ * holds pending work for (the snapshot brings them back, or they stay read-only as revoked).
+ */
+async function forgetServerData(ws: Workspace): Promise<void> {
+  const { db } = ws;
+  const pending = new Set((await db.outbox.toArray()).map((row) => row.taskId));
+  await db.tasks.filter((t) => !pending.has(t.id)).delete();
+  await db.tasks.toCollection().modify({ readOnly: true });
+  await db.records.filter((r) => !pending.has(r.task_id)).delete();
+  await db.conflicts.clear();
+}
+
 /** A task no longer assigned to this user: purged when nothing of it is pending, else read-only. */
 async function revoke(ws: Workspace, taskId: string): Promise<void> {
   const { db } = ws;
@@ -232,6 +252,11 @@ async function confirm(ws: Workspace, page: PullResponse): Promise<void> {
     (previousEpoch !== null && previousEpoch !== page.server_epoch) ||
     page.last_seq < previousLastSeq;
   if (forgot) {
+    // the restored server may lack files it had confirmed: check each again (HEAD by digest)
+    await db.files
+      .where("state")
+      .equals("confirmed")
+      .modify({ state: "pending", uploadUrl: null, uploaded: 0, confirmedAt: null });
     for (const { confirmedAt: _, ...row } of await db.sent
       .where("seq")
       .above(page.last_seq)
@@ -252,7 +277,26 @@ async function confirm(ws: Workspace, page: PullResponse): Promise<void> {
   await db.setMeta(META.lastSeq, page.last_seq);
 }
 
+/**
+ * The server expects a seq this phone no longer holds (it forgot more than the phone keeps):
+ * pushing again cannot help, so the sync stops and says so instead of sending in a loop.
+ */
+export class MissingHistory extends Error {
+  constructor(
+    readonly expected: number,
+    readonly held: number,
+  ) {
+    super(
+      `服务器缺少本机第 ${expected}–${held - 1} 项修改，本机已不再保存；请联系运维处理（待上传的内容仍保留在本机）`,
+    );
+    this.name = "MissingHistory";
+  }
+}
+
 export function describeSyncError(error: unknown): string {
+  if (error instanceof MissingHistory) {
+    return error.message;
+  }
   if (error instanceof ApiError) {
     if (error.offline) {
       return "没有网络，稍后自动重试";
