@@ -22,7 +22,8 @@ registerRoute(
 );
 
 self.addEventListener("message", (event: ExtendableMessageEvent) => {
-  if (event.data === "SKIP_WAITING") {
+  // workbox-window's messageSkipWaiting() sends {type: "SKIP_WAITING"}
+  if ((event.data as { type?: string } | null)?.type === "SKIP_WAITING") {
     void self.skipWaiting();
   }
 });

@@ -48,16 +48,22 @@ class World:
 
 
 @pytest.fixture
-async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
-    """The demo data (seeded with the real clock: the browser's clock is the real one) served."""
+def pwa_dist() -> Path:
+    """The build the server serves (a test may serve a copy it changes)."""
     if not (DIST / "index.html").is_file():
         pytest.fail("the PWA is not built: run `npm run build` in pwa/ (scripts/test.sh does)")
+    return DIST
+
+
+@pytest.fixture
+async def world(database_url: str, tmp_path: Path, pwa_dist: Path) -> AsyncIterator[World]:
+    """The demo data (seeded with the real clock: the browser's clock is the real one) served."""
     settings = Settings(
         data_dir=tmp_path,
         database_url=database_url,
         demo_mode=True,
         generate_signing_key=True,
-        pwa_dir=DIST,
+        pwa_dir=pwa_dist,
     )
     await seed_if_empty(settings, SystemClock())
     engine = create_engine(settings.effective_database_url)

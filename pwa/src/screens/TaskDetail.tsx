@@ -12,6 +12,7 @@ import { useApp } from "../ui/app-context";
 import { dateTime, STATUS_TEXT } from "../ui/format";
 import { useLive } from "../ui/live";
 import { REASON_TEXT, sentText, valueText } from "../ui/rejections";
+import { track } from "../ui/saving";
 import { CheckIn } from "./CheckIn";
 import { Photos } from "./Photos";
 import { Result } from "./Result";
@@ -39,7 +40,7 @@ export function TaskDetail({ taskId }: { taskId: string }) {
   const run = async (work: () => Promise<void>) => {
     setError(null);
     try {
-      await work();
+      await track(work());
       void sync();
     } catch (e) {
       setError(e instanceof CommandError ? e.message : `保存失败：${String(e)}`);

@@ -2,6 +2,7 @@
 // only when the inspector taps "更新" (a field being edited is saved first, on blur).
 import { useEffect, useState } from "preact/hooks";
 import type { Workbox } from "workbox-window";
+import { allSaved } from "./saving";
 
 let workbox: Workbox | null = null;
 let waiting = false;
@@ -20,12 +21,6 @@ export function registerServiceWorker(): void {
         listener();
       }
     });
-    // reload only after the user asked for the update (a first install also takes control)
-    workbox.addEventListener("controlling", (event) => {
-      if (event.isUpdate) {
-        window.location.reload();
-      }
-    });
     workbox.register().catch((error: unknown) => console.error("service worker", error));
   });
 }
@@ -42,17 +37,23 @@ export function UpdateBanner() {
   if (!shown) {
     return null;
   }
-  const update = () => {
+  const update = async () => {
     const active = document.activeElement;
     if (active instanceof HTMLInputElement || active instanceof HTMLTextAreaElement) {
-      active.blur();
+      active.blur(); // saves the field being edited
     }
+    await new Promise((resolve) => setTimeout(resolve)); // let the blur's save start
+    await allSaved();
+    // reload once the new version controls the page — only after the inspector asked for it
+    navigator.serviceWorker.addEventListener("controllerchange", () => window.location.reload(), {
+      once: true,
+    });
     workbox?.messageSkipWaiting();
   };
   return (
     <div class="notice update" role="status">
-      有新版本可用。填写完成后点
-      <button type="button" onClick={update}>
+      <span>有新版本可用：填写完当前内容后更新。</span>
+      <button type="button" onClick={() => void update()}>
         更新
       </button>
     </div>
