@@ -191,11 +191,13 @@ async function applyPages(ws: Workspace, pages: PullResponse[], reset: boolean):
       await forgetServerData(ws);
     }
     for (const page of pages) {
-      for (const task of page.tasks) {
-        const known = await db.tasks.get(task.id);
-        const items = task.items ?? known?.items ?? [];
-        await db.tasks.put({ ...task, items, readOnly: false } as TaskRow);
-      }
+      const known = await db.tasks.bulkGet(page.tasks.map((task) => task.id));
+      await db.tasks.bulkPut(
+        page.tasks.map(
+          (task, i) =>
+            ({ ...task, items: task.items ?? known[i]?.items ?? [], readOnly: false }) as TaskRow,
+        ),
+      );
       await db.records.bulkPut(page.records);
       await db.conflicts.bulkPut(page.conflicts);
       await db.rejections.bulkPut(
