@@ -45,15 +45,30 @@ function SignedIn({ session, onSignedOut }: { session: Session; onSignedOut: () 
     now: Date.now,
   }).current;
   const [syncing, setSyncing] = useState(false);
+  const followUp = useRef(false);
   const route = useRoute();
 
   const sync = useCallback(async () => {
     if (!navigator.onLine || !session.signedIn) {
       return;
     }
+    if (followUp.current) {
+      return; // a sync will run once the one in progress ends; it sends this too
+    }
     setSyncing(true);
     try {
-      await syncNow(ws, session, () => uploadPending(ws, session));
+      const upload = () => uploadPending(ws, session);
+      const result = await syncNow(ws, session, upload);
+      if (result.ok === null) {
+        // another tab (or the service worker) is syncing and may have pushed before this
+        // change was written: one follow-up waits for it, then sends what is left
+        followUp.current = true;
+        try {
+          await syncNow(ws, session, upload, { wait: true });
+        } finally {
+          followUp.current = false;
+        }
+      }
     } finally {
       setSyncing(false);
     }

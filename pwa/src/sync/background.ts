@@ -17,6 +17,8 @@ export async function runBackgroundSync(_scope: ServiceWorkerGlobalScope): Promi
     const result = await syncNow(
       { db, userId: session.account.userId, deviceId: session.account.deviceId, now: Date.now },
       session,
+      async () => undefined,
+      { wait: true },
     );
     if (result.ok === false) {
       throw new Error(result.error); // the browser tries the sync event again later

@@ -15,6 +15,7 @@ export async function syncNow(
   ws: Workspace,
   session: Session,
   after: () => Promise<unknown> = async () => undefined,
+  options: { wait?: boolean } = {},
 ): Promise<RunResult> {
   const run = async (): Promise<RunResult> => {
     try {
@@ -30,7 +31,13 @@ export async function syncNow(
   if (typeof navigator === "undefined" || !navigator.locks) {
     return run();
   }
-  return navigator.locks.request(`zsjg-sync-${ws.userId}`, { ifAvailable: true }, async (lock) =>
+  const name = `zsjg-sync-${ws.userId}`;
+  if (options.wait) {
+    // the service worker's Background Sync: the running sync (a page's) may have the network
+    // only half back; wait for it, then sync again, rather than report a sync that did not happen
+    return navigator.locks.request(name, run);
+  }
+  return navigator.locks.request(name, { ifAvailable: true }, async (lock) =>
     lock === null ? { ok: null } : run(),
   );
 }
