@@ -11,9 +11,10 @@ import { Settings } from "./screens/Settings";
 import { SyncScreen } from "./screens/SyncScreen";
 import { TaskDetail } from "./screens/TaskDetail";
 import { TaskList } from "./screens/TaskList";
-import { signOut as endSession, forgetDevice, resume, type Session } from "./session";
+import { CURRENT, signOut as endSession, forgetDevice, resume, type Session } from "./session";
 import { syncNow } from "./sync/runner";
 import { AppContext } from "./ui/app-context";
+import { useLive } from "./ui/live";
 import { registerServiceWorker, UpdateBanner } from "./ui/update";
 import "./ui/styles.css";
 
@@ -57,14 +58,13 @@ function SignedIn({ session, onSignedOut }: { session: Session; onSignedOut: () 
     }
     setSyncing(true);
     try {
-      const upload = () => uploadPending(ws, session);
-      const result = await syncNow(ws, session, upload);
+      const result = await syncNow(ws, session);
       if (result.ok === null) {
         // another tab (or the service worker) is syncing and may have pushed before this
         // change was written: one follow-up waits for it, then sends what is left
         followUp.current = true;
         try {
-          await syncNow(ws, session, upload, { wait: true });
+          await syncNow(ws, session, undefined, { wait: true });
         } finally {
           followUp.current = false;
         }
@@ -72,6 +72,8 @@ function SignedIn({ session, onSignedOut }: { session: Session; onSignedOut: () 
     } finally {
       setSyncing(false);
     }
+    // files go under a lock of their own: a slow upload never holds up the next push
+    void uploadPending(ws, session).catch((error: unknown) => console.error("upload", error));
   }, [ws, session]);
 
   useEffect(() => {
@@ -160,6 +162,21 @@ function App() {
   useEffect(() => {
     void resume(appDb).then(setSession);
   }, []);
+  // every tab follows who is signed in: a sign-out or another user's sign-in in one tab
+  // closes the previous user's screens in all of them
+  const current = useLive(
+    async () => (await appDb.settings.get(CURRENT))?.value ?? null,
+    [],
+    undefined as string | null | undefined,
+  );
+  useEffect(() => {
+    if (current === undefined || session === undefined) {
+      return;
+    }
+    if (current !== (session?.account.username ?? null)) {
+      void resume(appDb).then(setSession);
+    }
+  }, [current, session]);
   if (session === undefined) {
     return <p class="boot">正在打开掌上监管…</p>;
   }

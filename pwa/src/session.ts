@@ -7,7 +7,8 @@ import type { TokenPair } from "./api/types";
 import type { Account, AppDb } from "./db/app-db";
 import { META, UserDb } from "./db/user-db";
 
-const CURRENT = "current_username";
+/** The app database's setting naming who is signed in on this phone (every tab follows it). */
+export const CURRENT = "current_username";
 const EARLY_MS = 30_000;
 
 export class Session implements Credentials {

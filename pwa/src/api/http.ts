@@ -31,6 +31,8 @@ export class ApiError extends Error {
 export interface Credentials {
   /** The current access token, or null when there is none to send. */
   accessToken(): Promise<string | null>;
+  /** False once the session has ended (the user must sign in again). */
+  readonly signedIn: boolean;
   /** Renews the access token after a 401; false when the user must sign in again. */
   renew(): Promise<boolean>;
 }
@@ -61,6 +63,10 @@ export function apiClient(
     const token = credentials ? await credentials.accessToken() : null;
     if (token) {
       request.headers.set("Authorization", `Bearer ${token}`);
+    } else if (credentials?.signedIn) {
+      // the token could not be renewed just now (offline, or the server busy): try later,
+      // rather than send without one and tell the inspector to sign in again
+      throw new ApiError(503, { title: "暂时无法更新登录状态", detail: "稍后自动重试" });
     }
     const response = await send(request);
     if (response.status === 401 && credentials && (await credentials.renew())) {

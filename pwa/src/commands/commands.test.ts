@@ -130,19 +130,19 @@ describe("follow-up measures", () => {
 
   test("an exclusive measure stands alone, and none is added twice", async () => {
     await withTask();
-    await addMeasure(ws, TASK_ID, penalty, blank, { codes: [], table });
-    await expect(
-      addMeasure(ws, TASK_ID, none, blank, { codes: ["penalty"], table }),
-    ).rejects.toThrow("不能与其他结果同时选择");
-    await expect(
-      addMeasure(ws, TASK_ID, penalty, blank, { codes: ["penalty"], table }),
-    ).rejects.toThrow("已经添加过了");
+    await addMeasure(ws, TASK_ID, penalty, blank, { table });
+    await expect(addMeasure(ws, TASK_ID, none, blank, { table })).rejects.toThrow(
+      "不能与其他结果同时选择",
+    );
+    await expect(addMeasure(ws, TASK_ID, penalty, blank, { table })).rejects.toThrow(
+      "已经添加过了",
+    );
     expect(await ws.db.outbox.count()).toBe(1);
   });
 
   test("a referral asks for the department and what was found, and is written with its measure", async () => {
     await withTask();
-    await expect(addMeasure(ws, TASK_ID, notify, blank, { codes: [], table })).rejects.toThrow(
+    await expect(addMeasure(ws, TASK_ID, notify, blank, { table })).rejects.toThrow(
       "抄告需要填写接收部门和发现的问题",
     );
     expect(await ws.db.outbox.count()).toBe(0);
@@ -151,7 +151,7 @@ describe("follow-up measures", () => {
       TASK_ID,
       notify,
       { text: "", target: "于都县卫生健康委员会", findings: "从业人员无健康证" },
-      { codes: [], table },
+      { table },
     );
     const rows = await ws.db.outbox.orderBy("seq").toArray();
     expect(rows.map((r) => r.mutation.entity)).toEqual(["measure", "referral"]);

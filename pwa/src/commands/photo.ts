@@ -5,7 +5,7 @@
 import { keepFile } from "../db/user-db";
 import { sha256Hex, sniffImage } from "../media/digest";
 import { readExif } from "../media/exif";
-import { evidenceImage } from "../media/watermark";
+import { evidenceImage, TooManyPixels } from "../media/watermark";
 import { enqueue } from "./enqueue";
 import { editableTask } from "./guards";
 import { coordinate } from "./task";
@@ -53,13 +53,21 @@ export async function takePhoto(
     latitude !== null && longitude !== null
       ? `${latitude.toFixed(6)}, ${longitude.toFixed(6)}`
       : "无定位";
-  const evidence = await (
-    await evidenceImage(new Blob([original], { type }), [
-      `${beijing(takenAt.getTime())}  ${place}`,
-      `检查人员：${context.inspectorName}`,
-      `${context.taskCode}  ${context.objectName}`,
-    ])
-  ).arrayBuffer();
+  let evidence: ArrayBuffer;
+  try {
+    evidence = await (
+      await evidenceImage(new Blob([original], { type }), [
+        `${beijing(takenAt.getTime())}  ${place}`,
+        `检查人员：${context.inspectorName}`,
+        `${context.taskCode}  ${context.objectName}`,
+      ])
+    ).arrayBuffer();
+  } catch (error) {
+    if (error instanceof TooManyPixels) {
+      throw new CommandError(`照片像素过多（${error.message}），请用相机的普通分辨率重拍`);
+    }
+    throw new CommandError("无法读取这张照片，请重拍");
+  }
   const originalDigest = await sha256Hex(original);
   const evidenceDigest = await sha256Hex(evidence);
   const id = crypto.randomUUID();

@@ -2,6 +2,7 @@
 // 后续处置 (follow-up measures; one that refers the case — 抄告 / 移送 — carries a referral
 // naming the department and what was found). The choices come from the server's code tables.
 import type { CodeTable } from "../api/types";
+import { fieldValue, overlay } from "../db/view";
 import { type Draft, enqueue } from "./enqueue";
 import { editableTask } from "./guards";
 import { checkText } from "./text";
@@ -95,9 +96,8 @@ export async function addMeasure(
   taskId: string,
   measure: MeasureEntry,
   detail: { text: string; target: string; findings: string },
-  chosen: { codes: string[]; table: MeasureEntry[] },
+  chosen: { table: MeasureEntry[] },
 ): Promise<string> {
-  checkMeasures([...chosen.codes, measure.code], chosen.table);
   const text = checkText(detail.text.trim(), 2000, "处置说明") || null;
   if (measure.requires_text && !text) {
     throw new CommandError(`“${measure.text}”需要填写说明`);
@@ -127,8 +127,21 @@ export async function addMeasure(
     });
   }
   const { db } = ws;
-  await db.transaction("rw", [db.tasks, db.outbox, db.meta], async () => {
+  await db.transaction("rw", [db.tasks, db.records, db.outbox, db.meta], async () => {
     await editableTask(ws, taskId);
+    // the measures as they stand now (a second tap must not slip past the first)
+    const view = overlay(
+      await db.records
+        .where("task_id")
+        .equals(taskId)
+        .filter((r) => r.entity === "measure")
+        .toArray(),
+      (await db.outbox.where("taskId").equals(taskId).toArray())
+        .map((row) => row.mutation)
+        .filter((m) => m.entity === "measure"),
+    );
+    const live = [...view.values()].filter((r) => !r.deleted).map((r) => fieldValue(r, "code", ""));
+    checkMeasures([...live, measure.code], chosen.table);
     await enqueue(ws, drafts);
   });
   return measureId;

@@ -61,8 +61,9 @@ export interface FileRow {
   mediaType: string;
   size: number;
   createdAt: string;
-  /** "pending" until the server confirms it holds these bytes (HEAD by digest, or an upload that finished). */
-  state: "pending" | "confirmed";
+  /** "pending" until the server confirms it holds these bytes (HEAD by digest, or an upload that
+   * finished); "refused" when the server turned them down for good (never sent again by itself). */
+  state: "pending" | "confirmed" | "refused";
   /** The tus upload's URL once created, so an upload resumes after a restart. */
   uploadUrl: string | null;
   uploaded: number;
@@ -153,4 +154,8 @@ export async function keepFile(
 
 export function pendingFiles(db: UserDb) {
   return db.files.where("state").equals("pending");
+}
+
+export function refusedFiles(db: UserDb) {
+  return db.files.where("state").equals("refused");
 }

@@ -22,10 +22,23 @@ export function onUploadProgress(listener: Listener): () => void {
   return () => listeners.delete(listener);
 }
 
+/**
+ * Sends the files that wait, one at a time, under a lock of their own (a slow or stalled upload
+ * never holds up the mutations' push and pull); another tab already uploading is left to it.
+ */
 export async function uploadPending(ws: Workspace, session: Session): Promise<number> {
   if (typeof XMLHttpRequest === "undefined") {
     return 0; // the service worker has no XHR; pages send the files
   }
+  if (typeof navigator !== "undefined" && navigator.locks) {
+    return navigator.locks.request(`zsjg-upload-${ws.userId}`, { ifAvailable: true }, (lock) =>
+      lock === null ? 0 : sendAll(ws, session),
+    );
+  }
+  return sendAll(ws, session);
+}
+
+async function sendAll(ws: Workspace, session: Session): Promise<number> {
   // evidence images and signatures first (a record is complete with them); originals only
   // off a metered connection (DESIGN §5: on Wi-Fi, or when a lead asks for them)
   const rank = { evidence: 0, signature: 0, original: 1 } as const;
@@ -59,13 +72,23 @@ export function mayUploadOriginals(): boolean {
 
 async function serverHas(session: Session, digest: string): Promise<boolean> {
   const token = await session.accessToken();
-  const response = await fetch(`/api/v1/files/${digest}`, {
-    method: "HEAD",
-    headers: token ? { Authorization: `Bearer ${token}` } : {},
-    cache: "no-store",
-  });
-  return response.status === 200;
+  try {
+    const response = await fetch(`/api/v1/files/${digest}`, {
+      method: "HEAD",
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+      cache: "no-store",
+      signal: AbortSignal.timeout(30_000),
+    });
+    return response.status === 200;
+  } catch {
+    return false; // offline or too slow: the upload (which resumes) decides
+  }
 }
+
+/** The server refused these bytes for good (type, size, pixels): sending them again cannot help. */
+const REFUSED = new Set([413, 415, 422, 460]);
+/** An upload that sends nothing for this long is stopped, to resume from where it is later. */
+const STALL_MS = 60_000;
 
 async function upload(ws: Workspace, session: Session, file: FileRow): Promise<boolean> {
   const { Upload } = await import("tus-js-client");
@@ -94,27 +117,78 @@ async function upload(ws: Workspace, session: Session, file: FileRow): Promise<b
         void ws.db.files.update(file.digest, { uploadUrl: task.url });
       },
       onProgress: (sent, size) => {
+        watchdog.refresh();
         for (const listener of listeners) {
           listener({ digest: file.digest, sent, size });
         }
       },
       onSuccess: () => {
+        watchdog.stop();
         void ws.db.files.update(file.digest, { uploaded: file.size }).then(() => resolve(true));
       },
       onError: (error) => {
-        const status = (
-          error as { originalResponse?: { getStatus(): number } }
-        ).originalResponse?.getStatus();
-        // a refused or vanished upload starts again next time; anything else resumes
+        watchdog.stop();
+        const response = (
+          error as { originalResponse?: { getStatus(): number; getBody(): string } | null }
+        ).originalResponse;
+        const status = response?.getStatus() ?? 0;
+        if (REFUSED.has(status)) {
+          void ws.db.files
+            .update(file.digest, {
+              state: "refused",
+              lastError: refusal(status, response?.getBody() ?? ""),
+              uploadUrl: null,
+              uploaded: 0,
+            })
+            .then(() => resolve(false));
+          return;
+        }
+        // a vanished upload starts again next time; anything else resumes where it is
         const restart = status === 404 || status === 410 || status === 409;
         void ws.db.files
           .update(file.digest, {
-            lastError: String(error.message).slice(0, 300),
+            lastError:
+              status === 0 ? "网络中断，稍后继续上传" : `上传未完成（${status}），稍后继续`,
             ...(restart ? { uploadUrl: null, uploaded: 0 } : {}),
           })
           .then(() => resolve(false));
       },
     });
+    const watchdog = stallWatch(() => {
+      void task
+        .abort()
+        .then(() => ws.db.files.update(file.digest, { lastError: "上传停滞，稍后从中断处继续" }));
+      resolve(false);
+    });
     task.start();
   });
+}
+
+function stallWatch(onStall: () => void): { refresh(): void; stop(): void } {
+  let timer = setTimeout(onStall, STALL_MS);
+  return {
+    refresh() {
+      clearTimeout(timer);
+      timer = setTimeout(onStall, STALL_MS);
+    },
+    stop() {
+      clearTimeout(timer);
+    },
+  };
+}
+
+function refusal(status: number, body: string): string {
+  let detail = "";
+  try {
+    detail = String((JSON.parse(body) as { detail?: unknown }).detail ?? "");
+  } catch {
+    // not a problem document
+  }
+  const why =
+    status === 413
+      ? "文件过大或像素过多"
+      : status === 415
+        ? "不是可接受的照片格式"
+        : "文件校验未通过";
+  return `服务器拒收：${detail || why}`.slice(0, 300);
 }

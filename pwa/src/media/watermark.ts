@@ -4,8 +4,17 @@
 export const LONG_EDGE = 1600;
 export const QUALITY = 0.8;
 
+/** The server's default pixel limit (a decompression bomb is refused above it). */
+export const MAX_PIXELS = 64_000_000;
+
+export class TooManyPixels extends Error {}
+
 export async function evidenceImage(original: Blob, lines: string[]): Promise<Blob> {
   const bitmap = await createImageBitmap(original, { imageOrientation: "from-image" });
+  if (bitmap.width * bitmap.height > MAX_PIXELS) {
+    bitmap.close();
+    throw new TooManyPixels(`${bitmap.width}×${bitmap.height}`);
+  }
   const scale = Math.min(1, LONG_EDGE / Math.max(bitmap.width, bitmap.height));
   const width = Math.max(1, Math.round(bitmap.width * scale));
   const height = Math.max(1, Math.round(bitmap.height * scale));

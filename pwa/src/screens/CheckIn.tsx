@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { checkIn, type Position } from "../commands/task";
 import { useApp } from "../ui/app-context";
+import { useBusy } from "../ui/busy";
 import { dateTime } from "../ui/format";
 import type { TaskView } from "./task-view";
 
@@ -40,6 +41,7 @@ export function CheckIn({
 }) {
   const { ws } = useApp();
   const [fix, setFix] = useState<Fix>({ state: "idle" });
+  const [busy, guard] = useBusy();
   const [reason, setReason] = useState("");
   const taskId = view.task.id;
   const find = async () => {
@@ -79,11 +81,14 @@ export function CheckIn({
               <button
                 type="button"
                 class="primary big"
+                disabled={busy}
                 onClick={() =>
-                  void run(async () => {
-                    await checkIn(ws, taskId, { position: fix.position });
-                    setFix({ state: "idle" });
-                  })
+                  void guard(() =>
+                    run(async () => {
+                      await checkIn(ws, taskId, { position: fix.position });
+                      setFix({ state: "idle" });
+                    }),
+                  )
                 }
               >
                 确认签到
@@ -106,12 +111,15 @@ export function CheckIn({
                 <button
                   type="button"
                   class="primary"
+                  disabled={busy}
                   onClick={() =>
-                    void run(async () => {
-                      await checkIn(ws, taskId, { noGpsReason: reason });
-                      setFix({ state: "idle" });
-                      setReason("");
-                    })
+                    void guard(() =>
+                      run(async () => {
+                        await checkIn(ws, taskId, { noGpsReason: reason });
+                        setFix({ state: "idle" });
+                        setReason("");
+                      }),
+                    )
                   }
                 >
                   无定位签到

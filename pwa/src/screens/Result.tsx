@@ -9,6 +9,7 @@ import {
 } from "../commands/result";
 import { fieldValue, type LocalRecord } from "../db/view";
 import { useApp } from "../ui/app-context";
+import { useBusy } from "../ui/busy";
 import { useLive } from "../ui/live";
 import type { TaskView } from "./task-view";
 
@@ -133,53 +134,33 @@ export function Result({ view, editable, run }: { view: TaskView; editable: bool
             );
           })}
         </ul>
-        {editable && (
-          <AddMeasure
-            view={view}
-            choices={tables.measures}
-            chosen={measures.map((m) => fieldValue(m, "code", ""))}
-            run={run}
-          />
-        )}
+        {editable && <AddMeasure view={view} choices={tables.measures} run={run} />}
       </section>
     </>
   );
 }
 
-function AddMeasure({
-  view,
-  choices,
-  chosen: codes,
-  run,
-}: {
-  view: TaskView;
-  choices: MeasureEntry[];
-  chosen: string[];
-  run: Run;
-}) {
+function AddMeasure({ view, choices, run }: { view: TaskView; choices: MeasureEntry[]; run: Run }) {
   const { ws } = useApp();
+  const [busy, guard] = useBusy();
   const [code, setCode] = useState("");
   const [text, setText] = useState("");
   const [target, setTarget] = useState("");
   const [findings, setFindings] = useState("");
   const chosen = choices.find((c) => c.code === code);
   const add = () =>
-    run(async () => {
-      if (chosen === undefined) {
-        return;
-      }
-      await addMeasure(
-        ws,
-        view.task.id,
-        chosen,
-        { text, target, findings },
-        { codes, table: choices },
-      );
-      setCode("");
-      setText("");
-      setTarget("");
-      setFindings("");
-    });
+    guard(() =>
+      run(async () => {
+        if (chosen === undefined) {
+          return;
+        }
+        await addMeasure(ws, view.task.id, chosen, { text, target, findings }, { table: choices });
+        setCode("");
+        setText("");
+        setTarget("");
+        setFindings("");
+      }),
+    );
   return (
     <div class="add-measure">
       <label>
@@ -221,7 +202,7 @@ function AddMeasure({
               </label>
             </>
           )}
-          <button type="button" class="primary" onClick={() => void add()}>
+          <button type="button" class="primary" disabled={busy} onClick={() => void add()}>
             添加
           </button>
         </>

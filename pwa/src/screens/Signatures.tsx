@@ -4,6 +4,7 @@ import { currentContentHash } from "../commands/content";
 import { type Signer, sign } from "../commands/signature";
 import { fieldValue, type LocalRecord } from "../db/view";
 import { useApp } from "../ui/app-context";
+import { useBusy } from "../ui/busy";
 import { dateTime } from "../ui/format";
 import type { TaskView } from "./task-view";
 
@@ -120,6 +121,7 @@ function SignPad({
   const [reason, setReason] = useState("");
   const [witness, setWitness] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [busy, guard] = useBusy();
   useEffect(() => {
     let alive = true;
     void import("signature_pad").then(({ default: Pad }) => {
@@ -208,7 +210,7 @@ function SignPad({
         </>
       )}
       {error && <p class="error">{error}</p>}
-      <button type="button" class="primary big" onClick={() => void confirm()}>
+      <button type="button" class="primary big" disabled={busy} onClick={() => void guard(confirm)}>
         {refusing ? "记录拒签" : "确认签名"}
       </button>
     </div>

@@ -1,11 +1,17 @@
 import { useEffect, useState } from "preact/hooks";
-import { pendingFiles } from "../db/user-db";
+import { pendingFiles, refusedFiles } from "../db/user-db";
 import { onUploadProgress, type UploadProgress } from "../media/uploads";
 import { useApp } from "../ui/app-context";
 import { dateTime } from "../ui/format";
 import { useLive } from "../ui/live";
 import { REASON_TEXT, sentText } from "../ui/rejections";
 import { SyncLine } from "./SyncLine";
+
+const FILE_KIND: Record<string, string> = {
+  original: "照片原图",
+  evidence: "照片（带水印）",
+  signature: "签名",
+};
 
 const KIND_TEXT: Record<string, string> = {
   create: "新建",
@@ -21,6 +27,7 @@ export function SyncScreen() {
     async () => ({
       outbox: await ws.db.outbox.orderBy("seq").toArray(),
       files: await pendingFiles(ws.db).toArray(),
+      refused: await refusedFiles(ws.db).toArray(),
       rejections: await Promise.all(
         (await ws.db.rejections.where("client_id").equals(ws.deviceId).toArray()).map(
           async (r) => ({
@@ -35,7 +42,7 @@ export function SyncScreen() {
       ),
     }),
     [ws],
-    { outbox: [], files: [], rejections: [] },
+    { outbox: [], files: [], refused: [], rejections: [] },
   );
   const [progress, setProgress] = useState<Record<string, UploadProgress>>({});
   useEffect(() => onUploadProgress((p) => setProgress((all) => ({ ...all, [p.digest]: p }))), []);
@@ -65,15 +72,32 @@ export function SyncScreen() {
             const p = progress[f.digest];
             const sent = p ? p.sent : f.uploaded;
             return (
-              <li key={f.digest} class="small">
-                {f.kind} · {(f.size / 1024).toFixed(0)} KB · <progress max={f.size} value={sent} />{" "}
-                {Math.round((100 * sent) / Math.max(1, f.size))}%
+              <li key={f.digest} class="small" data-file={f.digest}>
+                {FILE_KIND[f.kind]} · {(f.size / 1024).toFixed(0)} KB ·{" "}
+                <progress max={f.size} value={sent} />{" "}
+                {sent >= f.size
+                  ? "等待服务器确认"
+                  : `${Math.round((100 * sent) / Math.max(1, f.size))}%`}
                 {f.lastError && <span class="error block">{f.lastError}</span>}
               </li>
             );
           })}
         </ul>
       </section>
+      {data.refused.length > 0 && (
+        <section class="card rejected">
+          <h2>服务器拒收的文件（{data.refused.length}）</h2>
+          <p class="small muted">这些文件不会再自动上传；照片记录仍在，请按原因重拍或联系组长。</p>
+          <ul class="plain">
+            {data.refused.map((f) => (
+              <li key={f.digest} class="small" data-refused={f.digest}>
+                {FILE_KIND[f.kind]} · {(f.size / 1024).toFixed(0)} KB
+                <span class="error block">{f.lastError}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <section class="card rejected">
         <h2>未被接受的修改（{data.rejections.length}）</h2>
         {data.rejections.length === 0 && <p class="muted">没有。</p>}

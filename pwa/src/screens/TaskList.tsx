@@ -1,6 +1,7 @@
 import { EDITABLE } from "../commands/guards";
 import type { Workspace } from "../commands/workspace";
-import { pendingFiles, type RecordRow, type TaskRow } from "../db/user-db";
+import { pendingFiles, type TaskRow } from "../db/user-db";
+import { fieldValue, type LocalRecord, overlay } from "../db/view";
 import { type Light, lightOf } from "../deadlines/lights";
 import { useApp } from "../ui/app-context";
 import { dateTime, STATUS_TEXT, timeLeft } from "../ui/format";
@@ -9,6 +10,8 @@ import { SyncLine } from "./SyncLine";
 
 interface Row {
   task: TaskRow;
+  /** The status as this phone sees it: the server's, moved on by pending transitions. */
+  status: string;
   pending: number;
   files: number;
   light: Light;
@@ -17,21 +20,20 @@ interface Row {
 /** The light from the server's deadline instants and what this phone knows of the work. */
 function lightFor(
   task: TaskRow,
+  status: string,
   checkedInAt: string | null,
-  result: RecordRow | undefined,
+  result: LocalRecord | undefined,
   now: number,
 ): Light {
-  const field = (name: string) =>
-    (result?.fields[name]?.value as string | null | undefined) ?? null;
   return lightOf(
     {
-      status: task.status,
+      status,
       due_at: task.deadlines.due_at ?? `${task.due_on}T23:59:59+08:00`,
       entry_deadline_at: task.deadlines.entry_deadline_at,
       publication_deadline_at: task.deadlines.publication_deadline_at,
       checked_in_at: checkedInAt,
-      checked_at: field("checked_at"),
-      results_entered_at: field("entered_at"),
+      checked_at: fieldValue<string | null>(result, "checked_at", null),
+      results_entered_at: fieldValue<string | null>(result, "entered_at", null),
     },
     now,
   );
@@ -39,27 +41,31 @@ function lightFor(
 
 async function rows(ws: Workspace): Promise<Row[]> {
   const tasks = await ws.db.tasks.orderBy("due_on").toArray();
-  const outbox = await ws.db.outbox.toArray();
+  const outbox = await ws.db.outbox.orderBy("seq").toArray();
   const files = await pendingFiles(ws.db).toArray();
   const checkIns = await ws.db.records.where("entity").equals("check_in").toArray();
   const results = await ws.db.records.where("entity").equals("result").toArray();
   const now = ws.now();
   return tasks.map((task) => {
+    const mine = outbox.filter((o) => o.taskId === task.id).map((o) => o.mutation);
+    const status = mine.reduce(
+      (current, m) => (m.kind === "transition" ? String(m.payload.to) : current),
+      task.status,
+    );
     const checkedInAt =
       (checkIns.find((c) => c.task_id === task.id)?.fields.at?.value as string | undefined) ??
-      (outbox.find((o) => o.taskId === task.id && o.mutation.entity === "check_in")?.mutation
-        .payload.at as string | undefined) ??
+      (mine.find((m) => m.entity === "check_in")?.payload.at as string | undefined) ??
       null;
+    const view = overlay(
+      results.filter((r) => r.task_id === task.id),
+      mine.filter((m) => m.entity === "result"),
+    );
     return {
       task,
-      pending: outbox.filter((o) => o.taskId === task.id).length,
+      status,
+      pending: mine.length,
       files: files.filter((f) => f.taskId === task.id).length,
-      light: lightFor(
-        task,
-        checkedInAt,
-        results.find((r) => r.task_id === task.id),
-        now,
-      ),
+      light: lightFor(task, status, checkedInAt, [...view.values()][0], now),
     };
   });
 }
@@ -68,8 +74,8 @@ export function TaskList() {
   const { ws } = useApp();
   const list = useLive(() => rows(ws), [ws], null);
   const now = ws.now();
-  const todo = list?.filter((r) => EDITABLE.has(r.task.status)) ?? [];
-  const done = list?.filter((r) => !EDITABLE.has(r.task.status)) ?? [];
+  const todo = list?.filter((r) => EDITABLE.has(r.status)) ?? [];
+  const done = list?.filter((r) => !EDITABLE.has(r.status)) ?? [];
   return (
     <main>
       <header class="bar">
@@ -94,7 +100,7 @@ export function TaskList() {
 function TaskCards({ rows }: { rows: Row[] }) {
   return (
     <ul class="tasks">
-      {rows.map(({ task, pending, files, light }) => (
+      {rows.map(({ task, status, pending, files, light }) => (
         <li key={task.id}>
           <a class="task card" href={`#/task/${task.id}`}>
             <span
@@ -107,7 +113,7 @@ function TaskCards({ rows }: { rows: Row[] }) {
               <div class="title">{task.object.name}</div>
               <div class="muted small">{task.name}</div>
               <div class="small">
-                {STATUS_TEXT[task.status] ?? task.status} · 截止 {task.due_on}{" "}
+                {STATUS_TEXT[status] ?? status} · 截止 {task.due_on}{" "}
                 <span class={`left ${light.color}`}>{timeLeft(light.secondsLeft)}</span>
               </div>
             </div>
