@@ -224,6 +224,49 @@ def calendar_load(file: Path, data_dir: Path | None) -> None:
         raise click.ClickException(f"{file}: {exc.detail}; nothing was loaded") from exc
 
 
+@click.command(name="platform")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8100, show_default=True, type=click.IntRange(0, 65535), help="Port."
+)
+@click.option(
+    "--client-secret",
+    envvar="ZSJG_PLATFORM_CLIENT_SECRET",
+    default=None,
+    help="The backend's client secret (made up and printed when not given).",
+)
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    default=("http://127.0.0.1:8000/api/v1/auth/sso/callback",),
+    show_default=True,
+    help="A redirect URI registered for the backend (repeatable).",
+)
+def platform_command(
+    host: str, port: int, client_secret: str | None, redirect_uris: tuple[str, ...]
+) -> None:
+    """Run the reference platform (a stand-in for the main platform): its OpenID Connect issuer."""
+    import secrets
+
+    import uvicorn
+
+    from backend.platform import PlatformSettings, create_platform_app
+
+    settings = PlatformSettings(
+        issuer=f"http://{host}:{port}",
+        backend_client_secret=client_secret or secrets.token_urlsafe(24),
+        backend_redirect_uris=redirect_uris,
+    )
+    click.echo(f"Reference platform — issuer: {settings.issuer}")
+    click.echo(f"  discovery: {settings.issuer}/.well-known/openid-configuration")
+    click.echo(f"  client: {settings.backend_client_id}  secret: {settings.backend_client_secret}")
+    click.echo(
+        "  identities: the demo accounts (insp01…insp25, lead01…lead05, ops01), password zsjg-demo"
+    )
+    uvicorn.run(create_platform_app(settings), host=host, port=port, log_level="info")
+
+
 @click.group(name="bench")
 def bench_group() -> None:
     """Benchmarks that print ratios to a baseline measured in the same run."""
@@ -287,4 +330,5 @@ def main() -> None:
     litestar_group.add_command(audit_group)
     litestar_group.add_command(calendar_group)
     litestar_group.add_command(bench_group)
+    litestar_group.add_command(platform_command)
     sys.exit(litestar_group(prog_name="zsjg"))

@@ -221,5 +221,5 @@ def test_zsjg_help_lists_our_commands_and_litestars() -> None:
     out = subprocess.run(
         [str(zsjg), "--help"], capture_output=True, text=True, timeout=60, check=True
     )
-    for command in ("demo", "run", "database", "routes"):
+    for command in ("demo", "platform", "run", "database", "routes"):
         assert command in out.stdout, out.stdout

@@ -1,0 +1,161 @@
+"""``create_platform_app(settings)``: the reference platform's app (its OpenID Connect issuer)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import CacheControlHeader
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect
+
+from backend.clock import Clock, SystemClock
+
+from .identities import DEMO_USERNAMES, Client, Directory
+from .keys import KeyRing
+from .oidc import Issuer, OAuthError
+from .pages import PASSED_ON, error_page, login_page
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+NO_STORE = CacheControlHeader(no_store=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformSettings:
+    """The reference platform's settings (it has no database: a stand-in that starts fresh)."""
+
+    issuer: str = "http://127.0.0.1:8100"
+    """The platform's own external URL: the ``iss`` of its tokens."""
+    backend_client_id: str = "zsjg-backend"
+    backend_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    backend_redirect_uris: tuple[str, ...] = ("http://127.0.0.1:8000/api/v1/auth/sso/callback",)
+    demo_password: str = "zsjg-demo"  # noqa: S105 - the demo identities share the demo password
+    controls: bool = True
+    """The fault and key controls under ``/control`` (the demo and the tests use them)."""
+
+
+def _html(body: str, status: int = 200) -> Response[str]:
+    return Response(
+        body,
+        status_code=status,
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _oauth_error(error: OAuthError) -> Response[dict[str, str]]:
+    headers = {"Cache-Control": "no-store"}
+    if error.code == "invalid_client":
+        headers["WWW-Authenticate"] = 'Basic realm="platform"'
+    return Response(
+        {"error": error.code, "error_description": error.description},
+        status_code=error.status,
+        headers=headers,
+    )
+
+
+def _back_to_client(redirect_uri: str, **params: str) -> Redirect:
+    joiner = "&" if "?" in redirect_uri else "?"
+    return Redirect(
+        redirect_uri + joiner + urlencode({k: v for k, v in params.items() if v}), status_code=303
+    )
+
+
+def _client_credentials(request: Request[Any, Any, Any], form: dict[str, str]) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("basic "):
+        try:
+            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise OAuthError("invalid_client", "malformed Basic credentials", 401) from exc
+        return client_id, secret
+    return form.get("client_id", ""), form.get("client_secret", "")
+
+
+def create_platform_app(
+    settings: PlatformSettings | None = None, *, clock: Clock | None = None
+) -> Litestar:
+    settings = settings or PlatformSettings()
+    directory = Directory(DEMO_USERNAMES, settings.demo_password)
+    client = Client(
+        settings.backend_client_id,
+        settings.backend_client_secret,
+        frozenset(settings.backend_redirect_uris),
+    )
+    issuer = Issuer(settings.issuer, KeyRing(), {client.client_id: client}, clock or SystemClock())
+
+    @get("/.well-known/openid-configuration", sync_to_thread=False)
+    def discovery() -> dict[str, Any]:
+        """OpenID Connect discovery."""
+        return issuer.discovery()
+
+    @get("/oidc/jwks", sync_to_thread=False, cache_control=CacheControlHeader(max_age=300))
+    def jwks() -> dict[str, Any]:
+        """The public signing keys (the current one and the one before a rotation)."""
+        return issuer.keys.jwks()
+
+    @get("/oidc/authorize", sync_to_thread=False)
+    def authorize(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
+        """The login page of an authorization request (code flow, PKCE S256)."""
+        params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
+        try:
+            issuer.client_for(params.get("client_id", ""), params.get("redirect_uri", ""))
+        except OAuthError as error:
+            return _html(error_page(f"登录请求无效：{error.description}"), 400)
+        try:
+            issuer.check_request(params)
+        except OAuthError as error:
+            return _back_to_client(
+                params["redirect_uri"],
+                error=error.code,
+                error_description=error.description,
+                state=params.get("state", ""),
+            )
+        return _html(login_page(params))
+
+    @post("/oidc/authorize", sync_to_thread=False, status_code=303)
+    def sign_in(data: Form) -> Response[str] | Redirect:
+        """The login form: on the right credentials, back to the client with a code."""
+        params = {k: v for k, v in data.items() if k in PASSED_ON}
+        try:
+            issuer.client_for(params.get("client_id", ""), params.get("redirect_uri", ""))
+            issuer.check_request(params)
+        except OAuthError as error:
+            return _html(error_page(f"登录请求无效：{error.description}"), 400)
+        identity = directory.check(data.get("username", ""), data.get("password", ""))
+        if identity is None:
+            return _html(login_page(params, "账号或密码错误", data.get("username", "")), 401)
+        code = issuer.grant(params, identity)
+        return _back_to_client(params["redirect_uri"], code=code, state=params.get("state", ""))
+
+    @post("/oidc/token", sync_to_thread=False, status_code=200)
+    def token(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+        """The token endpoint: the authorization code (with its PKCE verifier) for tokens."""
+        try:
+            client_id, secret = _client_credentials(request, data)
+            known = issuer.clients.get(client_id)
+            if known is None or not known.authenticates(secret):
+                raise OAuthError("invalid_client", "client authentication failed", 401)
+            if data.get("grant_type") != "authorization_code":
+                raise OAuthError("unsupported_grant_type", "only authorization_code")
+            return Response(
+                issuer.exchange_code(known, data),
+                headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+            )
+        except OAuthError as error:
+            return _oauth_error(error)
+
+    @post("/control/keys/rotate", sync_to_thread=False, status_code=200)
+    def rotate() -> dict[str, str]:
+        """Rotate the signing key (the previous one stays published)."""
+        return {"kid": issuer.keys.rotate().kid}
+
+    handlers = [discovery, jwks, authorize, sign_in, token]
+    if settings.controls:
+        handlers.append(rotate)
+    return Litestar(route_handlers=handlers, debug=False)
