@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import jwt
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import CacheControlHeader
 from litestar.enums import RequestEncodingType
@@ -18,7 +19,7 @@ from backend.clock import Clock, SystemClock
 
 from .identities import DEMO_USERNAMES, Client, Directory
 from .keys import KeyRing
-from .oidc import Issuer, OAuthError
+from .oidc import TOKEN_EXCHANGE, Issuer, OAuthError
 from .pages import PASSED_ON, error_page, login_page
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -34,6 +35,8 @@ class PlatformSettings:
     backend_client_id: str = "zsjg-backend"
     backend_client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     backend_redirect_uris: tuple[str, ...] = ("http://127.0.0.1:8000/api/v1/auth/sso/callback",)
+    backend_jwks: dict[str, Any] | None = None
+    """The backend's registered public keys (a JWKS): they verify its subject tokens for token exchange."""
     demo_password: str = "zsjg-demo"  # noqa: S105 - the demo identities share the demo password
     controls: bool = True
     """The fault and key controls under ``/control`` (the demo and the tests use them)."""
@@ -86,8 +89,15 @@ def create_platform_app(
         settings.backend_client_id,
         settings.backend_client_secret,
         frozenset(settings.backend_redirect_uris),
+        jwt.PyJWKSet.from_dict(settings.backend_jwks) if settings.backend_jwks else None,
     )
-    issuer = Issuer(settings.issuer, KeyRing(), {client.client_id: client}, clock or SystemClock())
+    issuer = Issuer(
+        settings.issuer,
+        KeyRing(),
+        {client.client_id: client},
+        clock or SystemClock(),
+        directory.subjects,
+    )
 
     @get("/.well-known/openid-configuration", sync_to_thread=False)
     def discovery() -> dict[str, Any]:
@@ -135,18 +145,20 @@ def create_platform_app(
 
     @post("/oidc/token", sync_to_thread=False, status_code=200)
     def token(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
-        """The token endpoint: the authorization code (with its PKCE verifier) for tokens."""
+        """The token endpoint: an authorization code (with its PKCE verifier), or a token exchange."""
         try:
             client_id, secret = _client_credentials(request, data)
             known = issuer.clients.get(client_id)
             if known is None or not known.authenticates(secret):
                 raise OAuthError("invalid_client", "client authentication failed", 401)
-            if data.get("grant_type") != "authorization_code":
-                raise OAuthError("unsupported_grant_type", "only authorization_code")
-            return Response(
-                issuer.exchange_code(known, data),
-                headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
-            )
+            grant_type = data.get("grant_type")
+            if grant_type == "authorization_code":
+                tokens = issuer.exchange_code(known, data)
+            elif grant_type == TOKEN_EXCHANGE:
+                tokens = issuer.exchange_token(known, data)
+            else:
+                raise OAuthError("unsupported_grant_type", "authorization_code or token exchange")
+            return Response(tokens, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
         except OAuthError as error:
             return _oauth_error(error)
 

@@ -6,6 +6,8 @@ import hmac
 import uuid
 from dataclasses import dataclass
 
+import jwt
+
 _SUBJECTS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:zsjg:reference-platform:people")
 
 
@@ -25,6 +27,8 @@ class Client:
     client_id: str
     secret: str
     redirect_uris: frozenset[str]
+    keys: jwt.PyJWKSet | None = None
+    """The client's registered public keys: its subject tokens for token exchange are signed with them."""
 
     def authenticates(self, secret: str) -> bool:
         return hmac.compare_digest(secret.encode(), self.secret.encode())
@@ -36,6 +40,10 @@ class Directory:
     def __init__(self, usernames: list[str], password: str) -> None:
         self._people = {name: Identity(name, subject_of(name)) for name in usernames}
         self._password = password
+
+    @property
+    def subjects(self) -> frozenset[str]:
+        return frozenset(person.subject for person in self._people.values())
 
     def check(self, username: str, password: str) -> Identity | None:
         person = self._people.get(username)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import jwt
+
 from backend.clock import Clock
 
 from .identities import Client, Identity
@@ -53,15 +55,106 @@ def s256(verifier: str) -> str:
     )
 
 
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant type
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 - a token type
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a token type
+SUBJECT_TOKEN_ALGORITHMS = ["EdDSA", "RS256", "ES256"]
+SUBJECT_TOKEN_MAX_LIFETIME = timedelta(minutes=5)
+LEEWAY = timedelta(seconds=30)
+
+
 class Issuer:
     def __init__(
-        self, issuer: str, keys: KeyRing, clients: dict[str, Client], clock: Clock
+        self,
+        issuer: str,
+        keys: KeyRing,
+        clients: dict[str, Client],
+        clock: Clock,
+        subjects: frozenset[str] = frozenset(),
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.keys = keys
         self.clients = clients
         self._clock = clock
         self._grants: dict[str, Grant] = {}
+        self._subjects = subjects
+        self._seen_jti: dict[str, datetime] = {}
+
+    @property
+    def api_audience(self) -> str:
+        """The audience of the platform's own API (what forwarded results are sent to)."""
+        return f"{self.issuer}/api"
+
+    def exchange_token(self, client: Client, form: dict[str, str]) -> dict[str, Any]:
+        """RFC 8693: the client's own short-lived JWT naming a person, for an access token to the
+        platform's API on that person's behalf (``act`` names the client)."""
+        if form.get("subject_token_type") != JWT_TOKEN_TYPE:
+            raise OAuthError("invalid_request", f"subject_token_type must be {JWT_TOKEN_TYPE}")
+        audience = form.get("audience") or form.get("resource") or self.api_audience
+        if audience != self.api_audience:
+            raise OAuthError("invalid_target", "the platform issues tokens for its API only")
+        now = self._clock.now()
+        claims = self._subject_claims(client, form.get("subject_token", ""), now)
+        self._seen_jti = {j: t for j, t in self._seen_jti.items() if t > now}
+        if claims["jti"] in self._seen_jti:
+            raise OAuthError("invalid_grant", "the subject token was used already")
+        expires = datetime.fromtimestamp(claims["exp"], tz=now.tzinfo)
+        self._seen_jti[claims["jti"]] = expires + LEEWAY
+        iat, exp = int(now.timestamp()), int((now + TOKEN_LIFETIME).timestamp())
+        access = {
+            "iss": self.issuer,
+            "sub": claims["sub"],
+            "aud": self.api_audience,
+            "act": {"sub": client.client_id},
+            "client_id": client.client_id,
+            "iat": iat,
+            "exp": exp,
+            "jti": str(uuid.uuid4()),
+        }
+        return {
+            "access_token": self.keys.sign(access, typ="at+jwt"),
+            "issued_token_type": ACCESS_TOKEN_TYPE,
+            "token_type": "Bearer",
+            "expires_in": int(TOKEN_LIFETIME.total_seconds()),
+        }
+
+    def _subject_claims(self, client: Client, token: str, now: datetime) -> dict[str, Any]:
+        if client.keys is None:
+            raise OAuthError("unauthorized_client", "no key is registered for token exchange")
+        try:
+            header = jwt.get_unverified_header(token)
+            key = client.keys[str(header.get("kid", ""))]
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=SUBJECT_TOKEN_ALGORITHMS,
+                audience=f"{self.issuer}/oidc/token",
+                issuer=client.client_id,
+                # times are checked below against the platform's clock (injected in tests)
+                options={
+                    "require": ["iss", "sub", "aud", "exp", "iat", "jti"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            raise OAuthError("invalid_grant", f"the subject token is not valid: {exc}") from exc
+        if not all(type(claims.get(name, 0)) is int for name in ("exp", "iat", "nbf")):
+            raise OAuthError("invalid_grant", "exp, iat and nbf must be whole seconds")
+        if claims["exp"] < (now - LEEWAY).timestamp():
+            raise OAuthError("invalid_grant", "the subject token has expired")
+        if claims.get("nbf", 0) > (now + LEEWAY).timestamp():
+            raise OAuthError("invalid_grant", "the subject token is not valid yet")
+        if claims["exp"] - claims["iat"] > SUBJECT_TOKEN_MAX_LIFETIME.total_seconds():
+            raise OAuthError("invalid_grant", "a subject token lives at most 5 minutes")
+        if claims["iat"] > (now + LEEWAY).timestamp():
+            raise OAuthError("invalid_grant", "the subject token was issued in the future")
+        if (claims.get("act") or {}).get("sub") != client.client_id:
+            raise OAuthError("invalid_grant", "act.sub must name the client")
+        if claims["sub"] not in self._subjects:
+            raise OAuthError("invalid_grant", "unknown subject")
+        return claims
 
     def discovery(self) -> dict[str, Any]:
         return {
@@ -70,7 +163,7 @@ class Issuer:
             "token_endpoint": f"{self.issuer}/oidc/token",
             "jwks_uri": f"{self.issuer}/oidc/jwks",
             "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code"],
+            "grant_types_supported": ["authorization_code", TOKEN_EXCHANGE],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "code_challenge_methods_supported": ["S256"],
