@@ -304,6 +304,8 @@ def served(data: Path, root: Path) -> Iterator[str]:
             str(port),
             "--data-dir",
             str(data),
+            "--platform-port",
+            "0",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

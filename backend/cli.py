@@ -33,9 +33,16 @@ APP_PATH = "backend.app:create_app"
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the SQLite file, the keys and the stored files go.",
 )
+@click.option(
+    "--platform-port",
+    default=8100,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the reference platform started alongside (0: any free port).",
+)
 @click.option("--no-serve", is_flag=True, help="Migrate and seed, then stop (no server).")
-def demo_command(host: str, port: int, data_dir: Path, no_serve: bool) -> None:
-    """Run the whole system with demo data on the embedded SQLite database."""
+def demo_command(host: str, port: int, data_dir: Path, platform_port: int, no_serve: bool) -> None:
+    """Run the whole system with demo data on the embedded SQLite database, and the reference platform."""
     import uvicorn
 
     from backend.app import create_app
@@ -50,16 +57,48 @@ def demo_command(host: str, port: int, data_dir: Path, no_serve: bool) -> None:
     upgrade(settings.effective_database_url)
     accounts = asyncio.run(seed_if_empty(settings, SystemClock()))
     asyncio.run(_anchor_if_moved(settings))
+    if no_serve:
+        click.echo(f"Demo accounts (password for all: {settings.demo_password}):")
+        for line in accounts:
+            click.echo(f"  {line}")
+        return
+    issuer = _start_platform(host, platform_port, port)
     click.echo(
         f"\n掌上监管 demo — backend: http://{host}:{port}/  (API schema: http://{host}:{port}/schema)"
     )
+    click.echo(f"Reference platform (OpenID Connect issuer): {issuer}")
     click.echo(f"Demo accounts (password for all: {settings.demo_password}):")
     for line in accounts:
         click.echo(f"  {line}")
     click.echo(DEMO_ACCOUNTS_HINT)
-    if no_serve:
-        return
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _start_platform(host: str, port: int, backend_port: int) -> str:
+    """The reference platform in a thread of its own, on its own port; answers its issuer URL."""
+    import secrets
+    import socket
+    import threading
+
+    import uvicorn
+
+    from backend.platform import PlatformSettings, create_platform_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    issuer = f"http://{host}:{sock.getsockname()[1]}"
+    settings = PlatformSettings(
+        issuer=issuer,
+        backend_client_secret=os.environ.get("ZSJG_PLATFORM_CLIENT_SECRET")
+        or secrets.token_urlsafe(24),
+        backend_redirect_uris=(f"http://{host}:{backend_port}/api/v1/auth/sso/callback",),
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_platform_app(settings), log_level="warning", lifespan="on")
+    )
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    return issuer
 
 
 async def _anchor_if_moved(settings: Settings) -> None:

@@ -135,13 +135,22 @@ def _free_port() -> int:
 
 
 def test_zsjg_demo_serves_the_api(tmp_path: Path) -> None:
-    port = _free_port()
+    port, platform_port = _free_port(), _free_port()
     zsjg = Path(sys.executable).parent / "zsjg"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZSJG_")}
     log_path = tmp_path / "demo.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [str(zsjg), "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo")],
+            [
+                str(zsjg),
+                "demo",
+                "--port",
+                str(port),
+                "--platform-port",
+                str(platform_port),
+                "--data-dir",
+                str(tmp_path / "demo"),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -158,6 +167,11 @@ def test_zsjg_demo_serves_the_api(tmp_path: Path) -> None:
                 pass
             assert time.monotonic() < deadline, "the demo did not come up"
             time.sleep(0.2)
+        # the reference platform runs alongside, its issuer printed with the backend's URL
+        issuer = f"http://127.0.0.1:{platform_port}"
+        discovery = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=5).json()
+        assert discovery["issuer"] == issuer
+        assert f"Reference platform (OpenID Connect issuer): {issuer}" in log_path.read_text()
         paths = httpx.get(f"{base}/schema/openapi.json", timeout=5).json()["paths"]
         assert {
             "/api/v1/tasks",

@@ -45,7 +45,16 @@ class Server:
         env["ZSJG_AUDIT_ANCHOR_INTERVAL"] = "0"
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(ZSJG), "demo", "--port", str(self.port), "--data-dir", str(self.data)],
+                [
+                    str(ZSJG),
+                    "demo",
+                    "--port",
+                    str(self.port),
+                    "--platform-port",
+                    "0",
+                    "--data-dir",
+                    str(self.data),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
