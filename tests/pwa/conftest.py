@@ -13,31 +13,22 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.async_api import Browser, BrowserContext, async_playwright
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.app import create_app
+from backend.bench_pwa import CHROMIUM, FLAGS
 from backend.clock import SystemClock
 from backend.db.engine import create_engine
+from backend.db.models import Device, MutationLogEntry, User
 from backend.demo.seed import seed_if_empty
 from backend.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DIST = REPO / "pwa" / "dist"
-CHROMIUM = os.environ.get("ZSJG_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("ZSJG_SCREENSHOT_DIR", REPO / "pwa" / "screenshots"))
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = {"width": 390, "height": 844}
 YUDU = {"latitude": 25.951774, "longitude": 115.411926, "accuracy": 12}
-PASSWORD = "zsjg-demo"
 
 
 @dataclass
@@ -45,6 +36,21 @@ class World:
     base: str
     settings: Settings
     db: async_sessionmaker[AsyncSession]
+
+    async def logged(self, username: str) -> list[MutationLogEntry]:
+        """The mutation log of every device of this user."""
+        async with self.db() as session:
+            user = (await session.scalars(select(User).where(User.username == username))).one()
+            devices = select(Device.id).where(Device.user_id == user.id)
+            return list(
+                (
+                    await session.scalars(
+                        select(MutationLogEntry)
+                        .where(MutationLogEntry.device_id.in_(devices))
+                        .order_by(MutationLogEntry.device_id, MutationLogEntry.seq)
+                    )
+                ).all()
+            )
 
 
 @pytest.fixture

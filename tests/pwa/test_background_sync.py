@@ -9,9 +9,6 @@ import time
 
 import pytest
 from playwright.async_api import Browser, expect
-from sqlalchemy import select
-
-from backend.db.models import Device, MutationLogEntry, User
 
 from .conftest import World, phone
 from .inspection import answer, sign_in
@@ -58,16 +55,7 @@ async def test_the_service_worker_sends_the_outbox_with_no_page_open(
 
     deadline = time.monotonic() + 30
     while True:
-        async with world.db() as session:
-            user = (await session.scalars(select(User).where(User.username == "insp03"))).one()
-            devices = (
-                await session.scalars(select(Device.id).where(Device.user_id == user.id))
-            ).all()
-            log = (
-                await session.scalars(
-                    select(MutationLogEntry).where(MutationLogEntry.device_id.in_(devices))
-                )
-            ).all()
+        log = await world.logged("insp03")
         if log:
             break
         assert time.monotonic() < deadline, "the service worker sent nothing"

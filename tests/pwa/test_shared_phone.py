@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
-from backend.db.models import Device, MutationLogEntry, User
+from backend.db.models import Device, User
 
 from .conftest import World, phone
 from .inspection import PASSWORD, answer, sign_in
@@ -21,19 +21,6 @@ async def sign_out_keeping_data(page: Page, base: str) -> None:
     await page.goto(base + "/#/settings")
     await page.get_by_role("button", name="退出登录（保留本机数据）").click()
     await expect(page.locator("input[name=username]")).to_be_visible()
-
-
-async def logged(world: World, username: str) -> list[MutationLogEntry]:
-    async with world.db() as session:
-        user = (await session.scalars(select(User).where(User.username == username))).one()
-        devices = (await session.scalars(select(Device.id).where(Device.user_id == user.id))).all()
-        return list(
-            (
-                await session.scalars(
-                    select(MutationLogEntry).where(MutationLogEntry.device_id.in_(devices))
-                )
-            ).all()
-        )
 
 
 async def test_another_inspector_on_the_same_phone_never_sees_or_sends_the_first_ones_work(
@@ -69,13 +56,13 @@ async def test_another_inspector_on_the_same_phone_never_sees_or_sends_the_first
     await expect(page.locator("[data-seq]")).to_have_count(0)
     await page.get_by_role("button", name="立即同步").click()
     await expect(page.locator(".syncline")).to_contain_text("上次同步")
-    assert await logged(world, "insp01") == []
+    assert await world.logged("insp01") == []
     await sign_out_keeping_data(page, world.base)
 
     # the first inspector comes back: the work is still here and goes to the server
     await sign_in(page, world.base, "insp01")
     await expect(page.locator(".syncline")).to_contain_text("无待同步", timeout=30_000)
-    entries = await logged(world, "insp01")
+    entries = await world.logged("insp01")
     assert len(entries) == 2  # 不符合 and its problem text
     assert {e.outcome for e in entries} == {"applied"}
     await context.close()
@@ -104,7 +91,7 @@ async def test_work_after_erasing_the_phone_and_signing_in_again_reaches_the_ser
     await page.goto(world.base + "/#/sync")
     await expect(page.locator(".syncline")).to_contain_text("无待同步", timeout=30_000)
     await context.close()
-    entries = await logged(world, "insp01")
+    entries = await world.logged("insp01")
     assert len(entries) == 3
     assert {e.outcome for e in entries} == {"applied"}
     async with world.db() as session:

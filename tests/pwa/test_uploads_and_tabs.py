@@ -11,27 +11,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from playwright.async_api import Browser, Route, expect
-from sqlalchemy import select
-
-from backend.db.models import Device, MutationLogEntry, User
 
 from .conftest import World, phone
 from .inspection import PASSWORD, answer, camera_photo, sign_in, take_photo
 
 pytestmark = pytest.mark.anyio
-
-
-async def logged(world: World, username: str) -> list[MutationLogEntry]:
-    async with world.db() as session:
-        user = (await session.scalars(select(User).where(User.username == username))).one()
-        devices = (await session.scalars(select(Device.id).where(Device.user_id == user.id))).all()
-        return list(
-            (
-                await session.scalars(
-                    select(MutationLogEntry).where(MutationLogEntry.device_id.in_(devices))
-                )
-            ).all()
-        )
 
 
 async def test_a_stalled_upload_does_not_hold_up_the_changes(
@@ -51,7 +35,7 @@ async def test_a_stalled_upload_does_not_hold_up_the_changes(
         await asyncio.sleep(0.1)
     await answer(page.locator(".point").nth(0), conforms=True)
     deadline = time.monotonic() + 30
-    while len(await logged(world, "insp11")) < 2:  # the photo record and the answer
+    while len(await world.logged("insp11")) < 2:  # the photo record and the answer
         assert time.monotonic() < deadline, "the answer waited for the stalled upload"
         await asyncio.sleep(0.2)
     await page.goto(world.base + "/#/sync")

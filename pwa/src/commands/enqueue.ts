@@ -1,7 +1,7 @@
 // Every write of pending work: the mutation gets the device's next seq and HLC stamp and goes
 // into the outbox in the same Dexie transaction as whatever else the command writes.
 import { META, type Mutation, type OutboxRow } from "../db/user-db";
-import { formatHlc, nextStamp, parseHlc } from "./hlc";
+import { nextHlc } from "./hlc";
 import type { Workspace } from "./workspace";
 
 export type Draft = Omit<Mutation, "id" | "client_id" | "seq" | "hlc">;
@@ -11,17 +11,17 @@ export async function enqueue(ws: Workspace, drafts: Draft[]): Promise<Mutation[
   const { db } = ws;
   let seq = await db.getMeta<number>(META.nextSeq, 1);
   const lastHlc = await db.getMeta<string | null>(META.lastHlc, null);
-  let stamp = lastHlc === null ? null : parseHlc(lastHlc);
+  let stamp = lastHlc;
   const createdAt = new Date(ws.now()).toISOString();
   const made: Mutation[] = [];
   for (const draft of drafts) {
-    stamp = nextStamp(stamp, ws.now());
+    stamp = nextHlc(stamp, ws.now(), ws.deviceId);
     const mutation: Mutation = {
       ...draft,
       id: crypto.randomUUID(),
       client_id: ws.deviceId,
       seq,
-      hlc: formatHlc(stamp, ws.deviceId),
+      hlc: stamp,
     };
     const row: OutboxRow = { seq, taskId: draft.task_id, mutation, createdAt, result: null };
     await db.outbox.add(row);
@@ -30,7 +30,7 @@ export async function enqueue(ws: Workspace, drafts: Draft[]): Promise<Mutation[
   }
   await db.setMeta(META.nextSeq, seq);
   if (stamp !== null) {
-    await db.setMeta(META.lastHlc, formatHlc(stamp, ws.deviceId));
+    await db.setMeta(META.lastHlc, stamp);
   }
   return made;
 }

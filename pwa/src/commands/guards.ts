@@ -1,9 +1,10 @@
 import type { TaskRow } from "../db/user-db";
+import { EDITABLE } from "../sync/engine";
 import type { Workspace } from "./workspace";
 import { CommandError } from "./workspace";
 
-/** Field edits apply while a task is assigned, in progress, returned or reopened. */
-export const EDITABLE = new Set(["assigned", "in_progress", "returned", "reopened"]);
+/** Field edits apply while a task is assigned, in progress, returned or reopened (the engine's rule). */
+export { EDITABLE };
 
 export async function editableTask(ws: Workspace, taskId: string): Promise<TaskRow> {
   const task = await ws.db.tasks.get(taskId);

@@ -1,23 +1,12 @@
-// The device's hybrid logical clock: "{ms:015d}.{counter:06d}.{client_id}" (docs/sync-protocol.md).
-// Stamps only move forward, even when the phone's clock is set back.
+// The device's next hybrid-logical-clock stamp (the format is the engine's `Hlc`): stamps only
+// move forward, even when the phone's clock is set back.
+import { Hlc } from "../sync/engine";
 
-export interface Stamp {
-  ms: number;
-  counter: number;
-}
-
-export function parseHlc(hlc: string): Stamp {
-  const [ms, counter] = hlc.split(".");
-  return { ms: Number(ms), counter: Number(counter) };
-}
-
-export function formatHlc(stamp: Stamp, clientId: string): string {
-  return `${String(stamp.ms).padStart(15, "0")}.${String(stamp.counter).padStart(6, "0")}.${clientId}`;
-}
-
-export function nextStamp(last: Stamp | null, nowMs: number): Stamp {
-  if (last === null || nowMs > last.ms) {
-    return { ms: nowMs, counter: 0 };
-  }
-  return { ms: last.ms, counter: last.counter + 1 };
+export function nextHlc(last: string | null, nowMs: number, clientId: string): string {
+  const previous = last === null ? null : Hlc.parse(last);
+  const next =
+    previous === null || nowMs > previous.ms
+      ? new Hlc(nowMs, 0, clientId)
+      : new Hlc(previous.ms, previous.counter + 1, clientId);
+  return next.toString();
 }

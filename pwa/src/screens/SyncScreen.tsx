@@ -3,8 +3,8 @@ import { pendingFiles, refusedFiles } from "../db/user-db";
 import { onUploadProgress, type UploadProgress } from "../media/uploads";
 import { useApp } from "../ui/app-context";
 import { dateTime } from "../ui/format";
+import { REASON_TEXT, sentText } from "../ui/labels";
 import { useLive } from "../ui/live";
-import { REASON_TEXT, sentText } from "../ui/rejections";
 import { SyncLine } from "./SyncLine";
 
 const FILE_KIND: Record<string, string> = {

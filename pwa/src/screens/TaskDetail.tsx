@@ -10,8 +10,8 @@ import type { ConflictRow } from "../db/user-db";
 import { fieldValue, type LocalRecord, recordKey } from "../db/view";
 import { useApp } from "../ui/app-context";
 import { dateTime, STATUS_TEXT } from "../ui/format";
+import { FIELD_TEXT, REASON_TEXT, sentText, valueText } from "../ui/labels";
 import { useLive } from "../ui/live";
-import { REASON_TEXT, sentText, valueText } from "../ui/rejections";
 import { track } from "../ui/saving";
 import { CheckIn } from "./CheckIn";
 import { Photos } from "./Photos";
@@ -252,22 +252,6 @@ function Point({
   );
 }
 
-function show(value: unknown): string {
-  if (value === true) return "符合";
-  if (value === false) return "不符合";
-  if (value === null || value === undefined) return "（空）";
-  return typeof value === "string" ? value : JSON.stringify(value);
-}
-
-const FIELD_TEXT: Record<string, string> = {
-  conforms: "是否符合",
-  problem_text: "问题描述",
-  categories: "检查结果",
-  verification_methods: "核查方式",
-  text: "内容",
-  _deleted: "删除",
-};
-
 function Conflicts({
   conflicts,
   view,
@@ -306,11 +290,11 @@ function Conflicts({
           <li key={c.id} data-conflict={c.id}>
             <div class="small">{what(c)}</div>
             <div>
-              采用：<b>{show(c.winner.value)}</b>
+              采用：<b>{valueText(c.winner.value)}</b>
               <span class="muted small"> {who(c.winner)}</span>
             </div>
             <div>
-              另一方：<b>{show(c.loser.value)}</b>
+              另一方：<b>{valueText(c.loser.value)}</b>
               <span class="muted small"> {who(c.loser)}</span>
             </div>
             {view.resolving.has(c.id) ? (

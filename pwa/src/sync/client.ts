@@ -7,8 +7,8 @@ import { type Api, ApiError, must } from "../api/http";
 import type { PullRequest, PullResponse, PushResponse } from "../api/types";
 import type { Workspace } from "../commands/workspace";
 import { META, type OutboxRow, pendingFiles, type TaskRow } from "../db/user-db";
+import { PROTOCOL_VERSION } from "./engine";
 
-export const PROTOCOL_VERSION = 1;
 export const APP_VERSION = "0.1.0";
 const PUSH_BATCH = 100;
 const PULL_LIMIT = 500;

@@ -1,4 +1,4 @@
-// Rejected changes in the inspector's words: what was sent, why it was refused, what stands now.
+// Records, fields and values in the inspector's words (conflicts and rejected changes).
 import type { Mutation } from "../db/user-db";
 
 export const REASON_TEXT: Record<string, string> = {
@@ -26,13 +26,14 @@ const ENTITY_TEXT: Record<string, string> = {
   conflict: "冲突处理",
 };
 
-const FIELD_TEXT: Record<string, string> = {
+export const FIELD_TEXT: Record<string, string> = {
   conforms: "是否符合",
   problem_text: "问题描述",
   categories: "检查结果",
   verification_methods: "核查方式",
   text: "内容",
   to: "状态",
+  _deleted: "删除",
 };
 
 export function valueText(value: unknown): string {
