@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
+import httpx
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
     AsyncSessionConfig,
@@ -35,6 +36,8 @@ from backend.domain.audit.controllers import (
 from backend.domain.audit.operations import PeriodicAnchor
 from backend.domain.auth.controllers import AuthController
 from backend.domain.auth.login_sources import DemoLoginSource
+from backend.domain.auth.oidc_client import OidcClient, RelyingParty
+from backend.domain.auth.sso import SsoService
 from backend.domain.codes.controllers import CodeTableController
 from backend.domain.deadlines.controllers import (
     CalendarController,
@@ -107,8 +110,17 @@ class _Lifespan(InitPluginProtocol):
         return app_config
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
-    """Build the app. Without ``settings`` they are read from the ``ZSJG_*`` environment."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    sso_transport: httpx.AsyncBaseTransport | None = None,
+) -> Litestar:
+    """Build the app. Without ``settings`` they are read from the ``ZSJG_*`` environment.
+
+    ``sso_transport`` carries the requests to the platform's issuer (tests hand in the
+    platform's app itself); by default they go over the network.
+    """
     settings = settings or Settings.from_env()
     engine = create_engine(
         settings.effective_database_url,
@@ -137,6 +149,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ),
         ),
     )
+    oidc: OidcClient | None = None
+    if settings.sso_issuer:
+        oidc = OidcClient(
+            RelyingParty(
+                issuer=settings.sso_issuer,
+                client_id=settings.sso_client_id,
+                client_secret=settings.sso_client_secret,
+            ),
+            the_clock,
+            transport=sso_transport,
+        )
+        ctx.sso = SsoService(oidc, session_maker, the_clock)
     images.guard_against_bombs(settings.image_max_pixels)
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,
@@ -162,6 +186,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
 
     async def dispose_engine() -> None:
+        if oidc is not None:
+            await oidc.close()
         await engine.dispose()
 
     @contextlib.asynccontextmanager

@@ -43,6 +43,7 @@ APP_PATH = "backend.app:create_app"
 @click.option("--no-serve", is_flag=True, help="Migrate and seed, then stop (no server).")
 def demo_command(host: str, port: int, data_dir: Path, platform_port: int, no_serve: bool) -> None:
     """Run the whole system with demo data on the embedded SQLite database, and the reference platform."""
+    import msgspec
     import uvicorn
 
     from backend.app import create_app
@@ -62,7 +63,8 @@ def demo_command(host: str, port: int, data_dir: Path, platform_port: int, no_se
         for line in accounts:
             click.echo(f"  {line}")
         return
-    issuer = _start_platform(host, platform_port, port)
+    issuer, client_secret = _start_platform(host, platform_port, port)
+    settings = msgspec.structs.replace(settings, sso_issuer=issuer, sso_client_secret=client_secret)
     click.echo(
         f"\n掌上监管 demo — backend: http://{host}:{port}/  (API schema: http://{host}:{port}/schema)"
     )
@@ -74,8 +76,9 @@ def demo_command(host: str, port: int, data_dir: Path, platform_port: int, no_se
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
-def _start_platform(host: str, port: int, backend_port: int) -> str:
-    """The reference platform in a thread of its own, on its own port; answers its issuer URL."""
+def _start_platform(host: str, port: int, backend_port: int) -> tuple[str, str]:
+    """The reference platform in a thread of its own, on its own port, with the backend as its
+    client; answers its issuer URL and the backend's client secret."""
     import secrets
     import socket
     import threading
@@ -88,17 +91,21 @@ def _start_platform(host: str, port: int, backend_port: int) -> str:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     issuer = f"http://{host}:{sock.getsockname()[1]}"
+    hosts = {host, "localhost"} if host == "127.0.0.1" else {host}
     settings = PlatformSettings(
         issuer=issuer,
         backend_client_secret=os.environ.get("ZSJG_PLATFORM_CLIENT_SECRET")
         or secrets.token_urlsafe(24),
-        backend_redirect_uris=(f"http://{host}:{backend_port}/api/v1/auth/sso/callback",),
+        # the browser may open the demo by either name; the callback is on the one it used
+        backend_redirect_uris=tuple(
+            f"http://{name}:{backend_port}/api/v1/auth/sso/callback" for name in sorted(hosts)
+        ),
     )
     server = uvicorn.Server(
         uvicorn.Config(create_platform_app(settings), log_level="warning", lifespan="on")
     )
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    return issuer
+    return issuer, settings.backend_client_secret
 
 
 async def _anchor_if_moved(settings: Settings) -> None:

@@ -35,6 +35,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     token_audience: str = "zsjg-api"
     access_token_ttl: timedelta = timedelta(minutes=15)
     refresh_token_ttl: timedelta = timedelta(days=30)
+    sso_issuer: str = ""
+    """The main platform's OpenID Connect issuer URL; empty turns single sign-on off."""
+    sso_client_id: str = "zsjg-backend"
+    sso_client_secret: str = ""
+    """The backend's secret as a confidential client of the platform."""
+    sso_redirect_uri: str = ""
+    """The callback registered at the platform; default ``{the request's origin}/api/v1/auth/sso/callback``
+    (set it when the backend is behind a proxy)."""
     audit_anchor_file: Path | None = None
     """Where the audit chain's head is anchored outside the database; default ``{data_dir}/audit-anchors.jsonl``.
     Keep a copy of this file somewhere the database's administrators cannot write."""

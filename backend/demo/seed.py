@@ -45,6 +45,7 @@ from backend.domain.media.storage import LocalBlobStore
 from backend.domain.objects.uscc import ALPHABET, check_character
 from backend.domain.tasks.services import NewTask, TaskService
 from backend.errors import DomainError
+from backend.platform.identities import subject_of
 from backend.settings import Settings
 
 from . import catalog
@@ -280,6 +281,10 @@ async def _people(
     )
     session.add(operator)
     accounts.append(f"{operator.username:<10} 运维  {operator.display_name}")
+    # every demo person is also an identity of the reference platform: single sign-on finds
+    # them by the platform's subject, never by their user name
+    for user in (await session.scalars(select(User))).all():
+        user.platform_subject = subject_of(user.username)
     await session.flush()
     return accounts, people
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from backend.clock import Clock
 from backend.domain.auth.login_sources import LoginSource
+from backend.domain.auth.sso import SsoService
 from backend.domain.auth.tokens import TokenSigner
 from backend.domain.media.uploads import UploadService
 from backend.domain.sync.writer import PushWriter
@@ -23,6 +24,8 @@ class AppContext:
     login_source: LoginSource | None
     push_writer: PushWriter
     uploads: UploadService
+    sso: SsoService | None = None
+    """Sign-in through the platform's single sign-on, when an issuer is configured."""
     _signer: TokenSigner | None = field(default=None, repr=False)
 
     @property

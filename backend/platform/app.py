@@ -37,6 +37,8 @@ class PlatformSettings:
     backend_redirect_uris: tuple[str, ...] = ("http://127.0.0.1:8000/api/v1/auth/sso/callback",)
     backend_jwks: dict[str, Any] | None = None
     """The backend's registered public keys (a JWKS): they verify its subject tokens for token exchange."""
+    people: tuple[str, ...] = tuple(DEMO_USERNAMES)
+    """The user names the platform knows (its directory); the demo's people by default."""
     demo_password: str = "zsjg-demo"  # noqa: S105 - the demo identities share the demo password
     controls: bool = True
     """The fault and key controls under ``/control`` (the demo and the tests use them)."""
@@ -84,7 +86,7 @@ def create_platform_app(
     settings: PlatformSettings | None = None, *, clock: Clock | None = None
 ) -> Litestar:
     settings = settings or PlatformSettings()
-    directory = Directory(DEMO_USERNAMES, settings.demo_password)
+    directory = Directory(list(settings.people), settings.demo_password)
     client = Client(
         settings.backend_client_id,
         settings.backend_client_secret,

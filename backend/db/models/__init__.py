@@ -2,7 +2,7 @@
 
 from ._base import Base, utcnow
 from .audit import AuditChainHead, AuditEvent
-from .auth import Device, RefreshToken
+from .auth import Device, RefreshToken, SsoLogin
 from .calendar import CalendarDay, CalendarYear
 from .catalog import (
     ChecklistPoint,
@@ -58,6 +58,7 @@ __all__ = [
     "Plan",
     "RefreshToken",
     "Role",
+    "SsoLogin",
     "StoredFile",
     "SyncAmendment",
     "SyncConflict",

@@ -38,3 +38,26 @@ class RefreshToken(IdMixin, CreatedMixin, Base):
     expires_at: Mapped[datetime]
     rotated_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class SsoLogin(IdMixin, CreatedMixin, Base):
+    """One sign-in through the platform's single sign-on, from the browser's start to its session.
+
+    The ``state`` and the browser binding (a cookie) are stored as sha256 hashes; the PKCE
+    verifier and the nonce are kept only until the callback. After the callback the row holds the
+    signed-in user and the hash of a one-time login code, which the app redeems for its own
+    device-bound session (no SSO token ever reaches the browser).
+    """
+
+    __tablename__ = "sso_logins"
+
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    code_verifier: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+    called_back_at: Mapped[datetime | None]
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    login_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    login_code_expires_at: Mapped[datetime | None]
+    redeemed_at: Mapped[datetime | None]

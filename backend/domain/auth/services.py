@@ -33,6 +33,7 @@ class TokenPair(msgspec.Struct, kw_only=True):
     refresh_expires_at: datetime
     token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
     user_id: uuid.UUID
+    username: str
     device_id: uuid.UUID
     role: str
 
@@ -76,6 +77,14 @@ class AuthService:
                 details={"username": username, "device_id": str(device_id), "source": source.name},
             )
             raise
+        return await self.sign_in(
+            user, source=source.name, device_id=device_id, device_name=device_name
+        )
+
+    async def sign_in(
+        self, user: User, *, source: str, device_id: uuid.UUID, device_name: str
+    ) -> TokenPair:
+        """Open a session for an authenticated user on this device (registering the device)."""
         device = await self._session.get(Device, device_id, with_for_update=True)
         now = self._clock.now()
         audit = self._audit.as_actor(
@@ -98,7 +107,7 @@ class AuthService:
                         "这台设备已登记在另一名用户名下；每个用户在手机上使用自己的设备标识",
                         device_id=str(device_id),
                     ) from None
-                return await self._sign_in_again(user, device, source.name, audit)
+                return await self._sign_in_again(user, device, source, audit)
             audit.record(
                 AuditAction.DEVICE_REGISTERED,
                 subject_kind="device",
@@ -115,12 +124,12 @@ class AuthService:
         else:
             device.name = device_name
             device.last_seen_at = now
-            return await self._sign_in_again(user, device, source.name, audit)
+            return await self._sign_in_again(user, device, source, audit)
         audit.record(
             AuditAction.LOGIN,
             subject_kind="user",
             subject_id=user.id,
-            details={"source": source.name, "device_id": str(device_id)},
+            details={"source": source, "device_id": str(device_id)},
         )
         return await self._issue(user, device)
 
@@ -205,6 +214,7 @@ class AuthService:
             refresh_token=refresh,
             refresh_expires_at=refresh_exp,
             user_id=user.id,
+            username=user.username,
             device_id=device.id,
             role=user.role.value,
         )
