@@ -72,6 +72,7 @@ export class Session implements Credentials {
   }
 }
 
+/** Sign in with a demo account (the backend offers it in demo mode only). */
 export async function signIn(
   appDb: AppDb,
   username: string,
@@ -79,13 +80,66 @@ export async function signIn(
   base = defaultBase(),
   now: () => number = Date.now,
 ): Promise<Session> {
-  const known = await appDb.accounts.get(username);
-  const deviceId = known?.deviceId ?? crypto.randomUUID();
+  const deviceId = await deviceIdFor(appDb, username);
   const pair = must(
     await apiClient(null, base).POST("/api/v1/auth/login", {
       body: { username, password, device_id: deviceId, device_name: deviceName() },
     }),
   );
+  return establish(appDb, pair, base, now);
+}
+
+/** Where the browser goes to sign in through the main platform's single sign-on. */
+export const SSO_START = "/api/v1/auth/sso/start";
+
+/** What the backend's single sign-on callback hands back to the app (`#/sso?…`). */
+export interface SsoReturn {
+  code: string | null;
+  username: string | null;
+  error: string | null;
+}
+
+export function ssoReturn(hash: string): SsoReturn | null {
+  if (!hash.startsWith("#/sso?")) {
+    return null;
+  }
+  const params = new URLSearchParams(hash.slice("#/sso?".length));
+  return { code: params.get("code"), username: params.get("user"), error: params.get("error") };
+}
+
+/**
+ * Finish a single sign-on: the one-time login code (good for two minutes, in this browser only)
+ * becomes this device's session. The device id is the one this phone already uses for the
+ * person, so their unsynced work and its sequence numbers carry on.
+ */
+export async function signInWithSso(
+  appDb: AppDb,
+  code: string,
+  username: string,
+  base = defaultBase(),
+  now: () => number = Date.now,
+): Promise<Session> {
+  const deviceId = await deviceIdFor(appDb, username);
+  const pair = must(
+    await apiClient(null, base).POST("/api/v1/auth/sso/redeem", {
+      body: { code, device_id: deviceId, device_name: deviceName() },
+    }),
+  );
+  return establish(appDb, pair, base, now);
+}
+
+async function deviceIdFor(appDb: AppDb, username: string): Promise<string> {
+  return (await appDb.accounts.get(username))?.deviceId ?? crypto.randomUUID();
+}
+
+async function establish(
+  appDb: AppDb,
+  pair: TokenPair,
+  base: string,
+  now: () => number,
+): Promise<Session> {
+  const username = pair.username;
+  const known = await appDb.accounts.get(username);
   const account = withTokens(
     {
       username,

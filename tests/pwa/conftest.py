@@ -4,6 +4,7 @@ Debian's Chromium driven by Playwright at a phone's size (390×844)."""
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from litestar.types import ASGIApp
 from playwright.async_api import Browser, BrowserContext, async_playwright
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,6 +24,7 @@ from backend.clock import SystemClock
 from backend.db.engine import create_engine
 from backend.db.models import Device, MutationLogEntry, User
 from backend.demo.seed import seed_if_empty
+from backend.platform import PlatformSettings, create_platform_app
 from backend.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,21 +76,61 @@ async def world(database_url: str, tmp_path: Path, pwa_dist: Path) -> AsyncItera
     )
     await seed_if_empty(settings, SystemClock())
     engine = create_engine(settings.effective_database_url)
-    with _Served(settings) as base:
+    with _Served(create_app(settings)) as base:
         try:
             yield World(base, settings, async_sessionmaker(engine, expire_on_commit=False))
         finally:
             await engine.dispose()
 
 
-class _Served:
-    def __init__(self, settings: Settings) -> None:
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-            )
+@pytest.fixture
+async def sso_world(database_url: str, tmp_path: Path, pwa_dist: Path) -> AsyncIterator[World]:
+    """The demo data served with single sign-on only (no demo login), beside the reference
+    platform on a loopback port of its own."""
+    backend_socket, platform_socket = _loopback_socket(), _loopback_socket()
+    backend = f"http://127.0.0.1:{backend_socket.getsockname()[1]}"
+    issuer = f"http://127.0.0.1:{platform_socket.getsockname()[1]}"
+    platform = create_platform_app(
+        PlatformSettings(
+            issuer=issuer,
+            backend_client_secret="browser-test-secret",  # noqa: S106 - a test's own secret
+            backend_redirect_uris=(f"{backend}/api/v1/auth/sso/callback",),
         )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+    )
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        generate_signing_key=True,
+        pwa_dir=pwa_dist,
+        sso_issuer=issuer,
+        sso_client_secret="browser-test-secret",  # noqa: S106 - a test's own secret
+    )
+    await seed_if_empty(settings, SystemClock())
+    engine = create_engine(settings.effective_database_url)
+    with _Served(platform, platform_socket), _Served(create_app(settings), backend_socket):
+        try:
+            yield World(backend, settings, async_sessionmaker(engine, expire_on_commit=False))
+        finally:
+            await engine.dispose()
+
+
+def _loopback_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class _Served:
+    """An app served by uvicorn in a thread, on port 0 or on a socket bound beforehand."""
+
+    def __init__(self, app: ASGIApp, sock: socket.socket | None = None) -> None:
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        )
+        self.sock = sock
+        kwargs = {"sockets": [sock]} if sock is not None else {}
+        self.thread = threading.Thread(target=self.server.run, kwargs=kwargs, daemon=True)
 
     def __enter__(self) -> str:
         self.thread.start()
@@ -102,6 +145,8 @@ class _Served:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        if self.sock is not None:
+            self.sock.close()
 
 
 @pytest.fixture
