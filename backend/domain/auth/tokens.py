@@ -21,6 +21,8 @@ ALGORITHMS = ["EdDSA"]
 """The only algorithm accepted: an explicit allow-list, never taken from the token."""
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti", "sid", "gen", "role"]
 LEEWAY = timedelta(seconds=30)
+FOREIGN_HEADERS = ("crit", "jku", "x5u", "jwk", "x5c", "b64")
+"""Headers the backend never writes: a token carrying one is refused before anything is fetched."""
 VERIFIED_KEPT = 4096
 """How many verified access tokens the signer remembers (a few per device in use)."""
 
@@ -120,6 +122,10 @@ class TokenSigner:
             header = jwt.get_unverified_header(token)
             if header.get("kid") != self.kid:
                 raise InvalidToken("unknown signing key")
+            if any(name in header for name in FOREIGN_HEADERS):
+                raise InvalidToken("the access token carries headers the backend never writes")
+            if header.get("typ", "JWT") != "JWT":
+                raise InvalidToken("not an access token of this backend")
             claims = jwt.decode(
                 token,
                 self._public_key,
@@ -127,8 +133,16 @@ class TokenSigner:
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=LEEWAY,
-                options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
+                # times are checked below against the injected clock
+                options={
+                    "require": REQUIRED_CLAIMS,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
+            if not all(type(claims.get(name, 0)) is int for name in ("exp", "iat", "nbf", "gen")):
+                raise InvalidToken("the access token's exp, iat, nbf and gen must be integers")
             exp = int(claims["exp"])
             iat = int(claims["iat"])
             stamp = now.timestamp()
@@ -136,6 +150,8 @@ class TokenSigner:
                 raise InvalidToken("the access token has expired")
             if iat - LEEWAY.total_seconds() > stamp:
                 raise InvalidToken("the access token was issued in the future")
+            if "nbf" in claims and int(claims["nbf"]) - LEEWAY.total_seconds() > stamp:
+                raise InvalidToken("the access token is not valid yet")
             return AccessClaims(
                 user_id=uuid.UUID(claims["sub"]),
                 device_id=uuid.UUID(claims["sid"]),
