@@ -14,6 +14,7 @@ fi
 # client, which drives the upload endpoints from Node in the tests
 (cd pwa && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/media/tus_js && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/platform/oidc_provider && npm ci --no-audit --no-fund --loglevel=error)
 
 # Debian packages: the record form's embeddable Chinese font (ReportLab cannot embed the CFF
 # Noto CJK fonts), poppler-utils (pdftotext, pdffonts, pdftoppm) that its tests read it with,

@@ -268,3 +268,10 @@ async def test_without_an_issuer_there_is_no_sso(client: AsyncTestClient[Litesta
         "/api/v1/auth/sso/redeem", json={"code": "x", "device_id": str(uuid.uuid4())}
     )
     assert r.status_code == 404
+
+
+async def test_a_callback_naming_another_issuer_is_refused(sso: Sso) -> None:
+    """RFC 9207: the authorization response's iss guards against a mix-up with another issuer."""
+    callback = await sso.sign_in_at_platform(await sso.start())
+    answer = await sso.call_back(f"{callback}&iss={'https://evil.example'}")
+    assert "error" in answer and "code" not in answer

@@ -156,6 +156,7 @@ class AuthController(Controller):
                 error=str(query.get("error") or ""),
                 browser_secret=request.cookies.get(COOKIE),
                 redirect_uri=_redirect_uri(ctx, request),
+                issuer=query.get("iss"),
             )
         except SsoError as error:
             _sso_failed(audit, error, "callback")

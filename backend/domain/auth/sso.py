@@ -112,8 +112,12 @@ class SsoService:
         error: str,
         browser_secret: str | None,
         redirect_uri: str,
+        issuer: str | None = None,
     ) -> CalledBack:
         login_id, nonce, verifier = await self._burn_state(state, browser_secret)
+        if issuer is not None and issuer != self._oidc.party.issuer:
+            # RFC 9207: a response from another issuer (a mix-up attack) is never used
+            raise SsoError(f"the callback names issuer {issuer[:200]!r}")
         if error:
             raise SsoError(
                 f"the platform answered {error[:60]}",
