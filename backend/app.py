@@ -51,6 +51,7 @@ from backend.domain.media.uploads import Limits, UploadService
 from backend.domain.objects.controllers import InspectionObjectController
 from backend.domain.people.controllers import MeController, TeamConflictController
 from backend.domain.records.controllers import RecordFormController
+from backend.domain.review.controllers import ReviewController
 from backend.domain.sync.controllers import DeviceController, SyncController
 from backend.domain.sync.team import DeviceAdminController, TeamSyncController
 from backend.domain.sync.writer import PushWriter
@@ -59,6 +60,8 @@ from backend.domain.tasks.controllers import (
     TeamAssignmentController,
     TeamTaskController,
 )
+from backend.domain.upstream.controllers import OutboxController
+from backend.domain.upstream.setup import build_forwarder
 from backend.http.context import AppContext
 from backend.http.deps import DEPENDENCIES, audit_after_response_middleware
 from backend.http.health import health, ping
@@ -96,6 +99,8 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     FileController,
     TaskFileController,
     RecordFormController,
+    ReviewController,
+    OutboxController,
 ]
 
 
@@ -115,11 +120,12 @@ def create_app(
     *,
     clock: Clock | None = None,
     sso_transport: httpx.AsyncBaseTransport | None = None,
+    platform_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Litestar:
     """Build the app. Without ``settings`` they are read from the ``ZSJG_*`` environment.
 
-    ``sso_transport`` carries the requests to the platform's issuer (tests hand in the
-    platform's app itself); by default they go over the network.
+    ``sso_transport`` and ``platform_transport`` carry the requests to the platform's issuer
+    and API (tests hand in the platform's app itself); by default they go over the network.
     """
     settings = settings or Settings.from_env()
     engine = create_engine(
@@ -161,6 +167,7 @@ def create_app(
             transport=sso_transport,
         )
         ctx.sso = SsoService(oidc, session_maker, the_clock)
+    ctx.forwarder = build_forwarder(ctx, transport=platform_transport)
     images.guard_against_bombs(settings.image_max_pixels)
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,
@@ -195,9 +202,14 @@ def create_app(
         """The app's own workers: they stop (draining what they hold) before the engine goes."""
         await anchoring.start()
         await ctx.push_writer.start()
+        forwarding = ctx.forwarder if settings.forwarding_worker else None
+        if forwarding is not None:
+            await forwarding.start()
         try:
             yield
         finally:
+            if forwarding is not None:
+                await forwarding.stop()
             await ctx.push_writer.stop()
             await ctx.uploads.stop()
             await anchoring.stop()

@@ -212,3 +212,19 @@ class InvalidInput(RuleViolation):
 class InvalidCalendarFile(RuleViolation):
     code = "invalid-calendar-file"
     title = "The calendar file is not valid"
+
+
+class TaskNotReviewable(Conflict):
+    """The task is not in a state this review step applies to (e.g. approving an unsubmitted task)."""
+
+    code = "task-not-reviewable"
+
+
+class RecordIncomplete(Conflict):
+    """Approval refused: files the record names have not arrived, or signatures went stale."""
+
+    code = "record-incomplete"
+
+
+class OutboxMessageNotFound(NotFound):
+    code = "outbox-message-not-found"

@@ -43,6 +43,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sso_redirect_uri: str = ""
     """The callback registered at the platform; default ``{the request's origin}/api/v1/auth/sso/callback``
     (set it when the backend is behind a proxy)."""
+    platform_url: str = ""
+    """The main platform's API base (results intake, task feed); default the SSO issuer."""
+    platform_token_url: str = ""
+    """Its token endpoint for token exchange; default ``{platform_url}/oidc/token``."""
+    forwarding_worker: bool = True
+    """Run the forwarding worker inside this server (``zsjg worker`` runs it on its own)."""
+    forward_max_attempts: int = 12
+    """Failed deliveries of one message before it becomes a dead letter (a wait the platform
+    asked for with Retry-After does not count)."""
+    forward_backoff_cap: timedelta = timedelta(hours=1)
     audit_anchor_file: Path | None = None
     """Where the audit chain's head is anchored outside the database; default ``{data_dir}/audit-anchors.jsonl``.
     Keep a copy of this file somewhere the database's administrators cannot write."""
@@ -64,6 +74,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'zsjg.sqlite3').as_posix()}"
+
+    @property
+    def effective_platform_url(self) -> str:
+        return (self.platform_url or self.sso_issuer).rstrip("/")
+
+    @property
+    def effective_platform_token_url(self) -> str:
+        return self.platform_token_url or f"{self.effective_platform_url}/oidc/token"
 
     @property
     def files_dir(self) -> Path:

@@ -250,6 +250,23 @@ async def seed_demo_record(session: AsyncSession, clock: Clock, store: BlobStore
             uuid.uuid4(),
             {"code": "rectify", "text": "责令当场整改，三日内复查"},
         ),
+        mutation(
+            "create",
+            "measure",
+            (notify_id := uuid.uuid4()),
+            {"code": "notify_department", "text": "从业人员健康证明过期，抄告卫生健康部门"},
+        ),
+        mutation(
+            "create",
+            "referral",
+            uuid.uuid4(),
+            {
+                "kind": "抄告",
+                "target": "县卫生健康委员会",
+                "findings": "两名从业人员健康证明已过期，仍在岗从事直接入口食品工作",
+                "measure_id": str(notify_id),
+            },
+        ),
     ]
     audit = Audit(
         session,

@@ -12,6 +12,7 @@ from backend.domain.auth.sso import SsoService
 from backend.domain.auth.tokens import TokenSigner
 from backend.domain.media.uploads import UploadService
 from backend.domain.sync.writer import PushWriter
+from backend.domain.upstream.worker import Forwarder
 from backend.settings import Settings
 
 
@@ -26,7 +27,14 @@ class AppContext:
     uploads: UploadService
     sso: SsoService | None = None
     """Sign-in through the platform's single sign-on, when an issuer is configured."""
+    forwarder: Forwarder | None = None
+    """The forwarding worker, when a platform is configured."""
     _signer: TokenSigner | None = field(default=None, repr=False)
+
+    def wake_forwarder(self) -> None:
+        """New messages are (about to be) in the outbox: the worker need not wait for its poll."""
+        if self.forwarder is not None:
+            self.forwarder.wake()
 
     @property
     def signer(self) -> TokenSigner:

@@ -33,6 +33,7 @@ from .sync import (
     TaskRevocation,
 )
 from .tasks import AssignmentHistoryEntry, Plan, Task, TaskAssignment, TaskItem, TaskStatus
+from .upstream import OutboxKind, OutboxMessage, OutboxState
 
 __all__ = [
     "AssignmentHistoryEntry",
@@ -55,6 +56,9 @@ __all__ = [
     "ItemCategory",
     "MutationLogEntry",
     "ObjectKind",
+    "OutboxKind",
+    "OutboxMessage",
+    "OutboxState",
     "Plan",
     "RefreshToken",
     "Role",

@@ -76,6 +76,8 @@ class Task(IdMixin, CreatedMixin, Base):
     results_received_at: Mapped[datetime | None]
     """When the server received it."""
     published_at: Mapped[datetime | None]
+    review_note: Mapped[str | None] = mapped_column(Text)
+    """Why the team lead returned the record (退回原因); the phones show it."""
 
     # the deadlines, computed by the server (backend.domain.deadlines) whenever their inputs change
     due_at: Mapped[datetime | None]

@@ -34,6 +34,7 @@ class AuditAction(enum.StrEnum):
     RECORD_APPROVED = "record_approved"
     RECORD_RETURNED = "record_returned"
     RECORD_FORWARDED = "record_forwarded"
+    RECORD_PUBLISHED = "record_published"
     RECORD_DEAD_LETTERED = "record_dead_lettered"
     RECORD_RETRIED = "record_retried"
     # reference data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import uuid
 from collections import OrderedDict
@@ -96,6 +97,16 @@ class TokenSigner:
         }
         token = jwt.encode(claims, self._private_key, algorithm="EdDSA", headers={"kid": self.kid})
         return token, expires_at
+
+    def sign_assertion(self, claims: dict[str, Any]) -> str:
+        """A JWT of the backend's own making for another party (the subject token of a token
+        exchange), signed with the same key; the platform verifies it with ``public_jwk``."""
+        return jwt.encode(claims, self._private_key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def public_jwk(self) -> dict[str, Any]:
+        """The public key as a JWK, for registering the backend at the platform."""
+        jwk: dict[str, Any] = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self._public_key))
+        return {**jwk, "kid": self.kid, "use": "sig", "alg": "EdDSA"}
 
     def verify(self, token: str, *, now: datetime) -> AccessClaims:
         """The token's claims, once its signature, issuer, audience and times are checked.

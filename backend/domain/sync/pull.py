@@ -22,6 +22,7 @@ from backend.db.models import (
     Task,
     TaskAssignment,
     TaskRevocation,
+    TaskStatus,
 )
 from backend.domain.auth.principal import Principal
 from backend.domain.codes.services import current_code_tables
@@ -303,6 +304,7 @@ class PullService:
                 object=object_detail(t.object),
                 inspectors=inspectors.get(t.id, []),
                 items=items.get(t.id, []) if t.id in whole else None,
+                review_note=t.review_note if t.status is TaskStatus.RETURNED else None,
             )
             for t in tasks
         ]

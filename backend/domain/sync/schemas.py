@@ -61,6 +61,8 @@ class PulledTask(msgspec.Struct, kw_only=True):
     inspectors: list[InspectorRef]
     items: list[TaskItemOut] | None
     """The items with their checklists, sent when the device first sees the task."""
+    review_note: str | None = None
+    """Why the team lead returned the record (退回原因), while it is returned."""
 
 
 class PullResponse(msgspec.Struct, kw_only=True):

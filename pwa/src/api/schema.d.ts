@@ -759,6 +759,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/team/tasks/{task_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve */
+        post: operations["approveRecord"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/team/tasks/{task_id}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Return */
+        post: operations["returnRecord"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListOutbox */
+        get: operations["listOutbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/outbox/{message_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retry */
+        post: operations["retryOutboxMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -782,6 +850,10 @@ export interface components {
             assumed_years: number[];
             warning: string | null;
         };
+        /** Approval */
+        Approval: {
+            note?: string | null;
+        };
         /** AssignmentHistoryOut */
         AssignmentHistoryOut: {
             /** Format: date-time */
@@ -798,7 +870,7 @@ export interface components {
          * AuditAction
          * @enum {string}
          */
-        AuditAction: "login" | "login_failed" | "logout" | "device_registered" | "device_revoked" | "refresh_token_reuse_detected" | "task_imported" | "task_assigned" | "task_reassigned" | "task_transitioned" | "rule_refused" | "conflict_of_interest_declared" | "object_registered" | "mutation_applied" | "mutation_rejected" | "mutation_flagged_late" | "conflict_recorded" | "conflict_resolved" | "file_accepted" | "file_refused" | "record_approved" | "record_returned" | "record_forwarded" | "record_dead_lettered" | "record_retried" | "calendar_changed" | "code_table_published";
+        AuditAction: "login" | "login_failed" | "logout" | "device_registered" | "device_revoked" | "refresh_token_reuse_detected" | "task_imported" | "task_assigned" | "task_reassigned" | "task_transitioned" | "rule_refused" | "conflict_of_interest_declared" | "object_registered" | "mutation_applied" | "mutation_rejected" | "mutation_flagged_late" | "conflict_recorded" | "conflict_resolved" | "file_accepted" | "file_refused" | "record_approved" | "record_returned" | "record_forwarded" | "record_published" | "record_dead_lettered" | "record_retried" | "calendar_changed" | "code_table_published";
         /** AuditEventOut */
         AuditEventOut: {
             seq: number;
@@ -1197,6 +1269,50 @@ export interface components {
             uscc: string;
             address: string;
         };
+        /** OutboxEntry */
+        OutboxEntry: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            task_id: string;
+            kind: string;
+            idempotency_key: string;
+            record_version: number;
+            stage: number;
+            state: string;
+            blocked: boolean;
+            attempts: number;
+            deliveries: number;
+            /** Format: date-time */
+            next_attempt_at: string;
+            last_attempt_at: string | null;
+            last_status: number | null;
+            last_error: string | null;
+            /** Format: date-time */
+            created_at: string;
+            sent_at: string | null;
+            dead_at: string | null;
+        };
+        /** OutboxPage */
+        OutboxPage: {
+            summary: components["schemas"]["OutboxSummary"];
+            messages: components["schemas"]["OutboxEntry"][];
+        };
+        /**
+         * OutboxState
+         * @description pending (the backlog), dead (dead letters) or sent
+         * @default pending
+         * @enum {string}
+         */
+        OutboxState: "pending" | "sent" | "dead";
+        /** OutboxSummary */
+        OutboxSummary: {
+            pending: number;
+            blocked: number;
+            dead: number;
+            sent: number;
+            oldest_pending_at: string | null;
+        };
         /** Page */
         Page: {
             items: unknown[];
@@ -1329,6 +1445,7 @@ export interface components {
             object: components["schemas"]["ObjectDetail"];
             inspectors: components["schemas"]["InspectorRef"][];
             items: components["schemas"]["TaskItemOut"][] | null;
+            review_note?: string | null;
         };
         /** PushEnvelope */
         PushEnvelope: {
@@ -1379,6 +1496,23 @@ export interface components {
             device_id: string;
             /** @default 未命名设备 */
             name: string;
+        };
+        /** RetryRequest */
+        RetryRequest: {
+            reason: string;
+        };
+        /** Return */
+        Return: {
+            reason: string;
+        };
+        /** Reviewed */
+        Reviewed: {
+            /** Format: uuid */
+            task_id: string;
+            status: string;
+            record_version?: number | null;
+            /** @default 0 */
+            messages: number;
         };
         /** RevokeDevice */
         RevokeDevice: {
@@ -3298,6 +3432,169 @@ export interface operations {
                 };
                 content: {
                     "application/pdf": string;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    approveRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Approval"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reviewed"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    returnRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Return"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reviewed"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    listOutbox: {
+        parameters: {
+            query?: {
+                /** @description pending (the backlog), dead (dead letters) or sent */
+                state?: components["schemas"]["OutboxState"];
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxPage"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    retryOutboxMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetryRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxEntry"];
                 };
             };
             /** @description Bad request syntax or unsupported method */

@@ -1,0 +1,159 @@
+"""A team lead's review of a submitted record: approve it for forwarding, or return it.
+
+Approval checks that the record is complete (every file it names has arrived, no signature went
+stale) and writes the record's outbox messages in the same transaction as the new status, so a
+record is approved exactly when its forwarding is queued. Both steps bump the task's change
+sequence: the phones see the new status (and a return's reason) on their next pull.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.models import Task, TaskAssignment, TaskStatus, User
+from backend.domain.audit.actions import AuditAction
+from backend.domain.audit.service import Audit
+from backend.domain.auth.principal import Principal
+from backend.domain.fields import Reason
+from backend.domain.media.access import evidence_of
+from backend.domain.media.storage import BlobStore
+from backend.domain.sync.store import lock_counter
+from backend.domain.tasks.queries import led_team_ids
+from backend.domain.upstream.messages import compose
+from backend.errors import RecordIncomplete, TaskNotFound, TaskNotReviewable
+
+
+class Approval(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    """审核意见, kept in the audit trail."""
+
+
+class Return(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Reason
+    """退回原因: what the inspectors must correct; shown on their phones."""
+
+
+class Reviewed(msgspec.Struct, kw_only=True):
+    task_id: uuid.UUID
+    status: str
+    record_version: int | None = None
+    """The version of the record queued for forwarding (approval only)."""
+    messages: int = 0
+    """How many messages to the platform were queued (files, the record, referrals)."""
+
+
+async def _led_task(session: AsyncSession, lead_id: uuid.UUID, task_id: uuid.UUID) -> Task:
+    task = await session.scalar(
+        select(Task)
+        .where(Task.id == task_id, Task.team_id.in_(led_team_ids(lead_id)))
+        .with_for_update()
+    )
+    if task is None:
+        raise TaskNotFound("任务不存在或不属于您的检查组", task_id=str(task_id))
+    return task
+
+
+def _must_be_submitted(task: Task, action: str) -> None:
+    if task.status is not TaskStatus.SUBMITTED:
+        raise TaskNotReviewable(
+            f"只有已提交的任务才能{action}（当前状态：{task.status.value}）",
+            task_status=task.status.value,
+        )
+
+
+async def approve(
+    session: AsyncSession,
+    audit: Audit,
+    store: BlobStore,
+    principal: Principal,
+    task_id: uuid.UUID,
+    approval: Approval,
+) -> Reviewed:
+    meta = await lock_counter(session)  # the status change is a synced write
+    task = await _led_task(session, principal.user_id, task_id)
+    _must_be_submitted(task, "审核通过")
+    evidence = await evidence_of(session, principal, task_id)
+    stale = [s for s in evidence.signatures if s.stale]
+    if evidence.missing or stale:
+        raise RecordIncomplete(
+            "记录不完整，不能审核通过："
+            + "；".join(
+                part
+                for part in (
+                    f"{len(evidence.missing)} 个文件尚未上传" if evidence.missing else "",
+                    f"{len(stale)} 个签名在记录修改后已失效，需要重新签名" if stale else "",
+                )
+                if part
+            ),
+            missing_files=evidence.missing,
+            stale_signatures=[str(s.record_id) for s in stale],
+        )
+    primary = await session.scalar(
+        select(User)
+        .join(TaskAssignment, TaskAssignment.user_id == User.id)
+        .where(TaskAssignment.task_id == task_id, TaskAssignment.is_primary.is_(True))
+    )
+    if primary is None or not primary.platform_subject:
+        raise TaskNotReviewable(
+            "主检人员尚未关联统一身份账号，记录无法报送平台；请联系运维人员关联后再审核",
+            primary_id=str(primary.id) if primary else None,
+        )
+    now = audit.clock.now()
+    messages = await compose(
+        session, principal, task_id, evidence, store, subject=primary.platform_subject, now=now
+    )
+    session.add_all(messages)
+    before = task.status.value
+    task.status = TaskStatus.APPROVED
+    task.review_note = None
+    meta.seq += 1
+    task.sync_version = meta.seq
+    task.updated_at = now
+    await session.flush()
+    version = messages[0].record_version
+    audit.record(
+        AuditAction.RECORD_APPROVED,
+        subject_kind="task",
+        subject_id=task.id,
+        task_id=task.id,
+        reason=approval.note,
+        before={"status": before},
+        after={"status": task.status.value, "record_version": version},
+        details={
+            "content_hash": evidence.content_hash,
+            "messages": [m.idempotency_key for m in messages],
+        },
+    )
+    return Reviewed(
+        task_id=task.id, status=task.status.value, record_version=version, messages=len(messages)
+    )
+
+
+async def return_record(
+    session: AsyncSession, audit: Audit, principal: Principal, task_id: uuid.UUID, change: Return
+) -> Reviewed:
+    meta = await lock_counter(session)
+    task = await _led_task(session, principal.user_id, task_id)
+    _must_be_submitted(task, "退回")
+    now = audit.clock.now()
+    task.status = TaskStatus.RETURNED
+    task.review_note = change.reason
+    meta.seq += 1
+    task.sync_version = meta.seq
+    task.updated_at = now
+    await session.flush()
+    audit.record(
+        AuditAction.RECORD_RETURNED,
+        subject_kind="task",
+        subject_id=task.id,
+        task_id=task.id,
+        reason=change.reason,
+        before={"status": TaskStatus.SUBMITTED.value},
+        after={"status": task.status.value},
+    )
+    return Reviewed(task_id=task.id, status=task.status.value)

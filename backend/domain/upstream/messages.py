@@ -1,0 +1,163 @@
+"""The messages an approved record becomes, written to the outbox in the approving transaction.
+
+For version ``n`` of a task's record, in stages: every file the record names (photos and
+signature images, by sha256), then the record itself (``record:{task}:v{n}``), then each
+referral (抄告/移送). A correction after forwarding is version ``n + 1``, with keys of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import sync
+from backend.db.models import OutboxKind, OutboxMessage, StoredFile, SyncRecord
+from backend.domain.auth.principal import Principal
+from backend.domain.media.access import Evidence
+from backend.domain.media.storage import BlobStore
+from backend.domain.records.form import record_form
+from backend.domain.sync.store import record_from_row
+
+
+def record_key(task_id: uuid.UUID, version: int) -> str:
+    return f"record:{task_id}:v{version}"
+
+
+async def next_version(session: AsyncSession, task_id: uuid.UUID) -> tuple[int, int]:
+    """The record version an approval forwards now, and the first stage free for it."""
+    version, stage = (
+        await session.execute(
+            select(
+                func.coalesce(func.max(OutboxMessage.record_version), 0),
+                func.coalesce(func.max(OutboxMessage.stage), 0),
+            ).where(OutboxMessage.task_id == task_id)
+        )
+    ).one()
+    return int(version) + 1, int(stage) + 1
+
+
+async def compose(
+    session: AsyncSession,
+    principal: Principal,
+    task_id: uuid.UUID,
+    evidence: Evidence,
+    store: BlobStore,
+    *,
+    subject: str,
+    now: datetime,
+) -> list[OutboxMessage]:
+    """The outbox rows of the task's record as it stands (the caller adds them)."""
+    version, stage = await next_version(session, task_id)
+    key = record_key(task_id, version)
+    files = sorted({f.digest for f in evidence.files if f.required})
+    rows = await session.execute(
+        select(StoredFile.digest, StoredFile.media_type).where(StoredFile.digest.in_(files))
+    )
+    media_types: dict[str, str] = dict(rows.tuples().all())
+    messages = [
+        _message(
+            task_id,
+            stage,
+            OutboxKind.PHOTO,
+            f"{key}:file:{digest}",
+            subject,
+            version,
+            {"task_ref": str(task_id), "sha256": digest, "media_type": media_types[digest]},
+            now,
+        )
+        for digest in files
+    ]
+    form = await record_form(session, principal, task_id, store, now=now)
+    record = dataclasses.asdict(form)
+    for signature in record["signatures"]:
+        signature.pop("image_png", None)  # the image itself travels as a file
+    records = [
+        record_from_row(row)
+        for row in await session.scalars(
+            select(SyncRecord)
+            .where(SyncRecord.task_id == task_id, SyncRecord.deleted.is_(False))
+            .order_by(SyncRecord.entity, SyncRecord.id)
+        )
+    ]
+    record["signature_files"] = [
+        {"signer": r.value("signer"), "sha256": r.value("image_digest")}
+        for r in records
+        if r.entity == "signature" and r.value("image_digest")
+    ]
+    record_stage = stage + 1 if files else stage
+    messages.append(
+        _message(
+            task_id,
+            record_stage,
+            OutboxKind.RECORD,
+            key,
+            subject,
+            version,
+            {
+                "task_ref": str(task_id),
+                "record_key": key,
+                "version": version,
+                "record": record,
+                "photos": files,
+            },
+            now,
+        )
+    )
+    for referral in (r for r in records if r.entity == "referral"):
+        messages.append(
+            _message(
+                task_id,
+                record_stage + 1,
+                OutboxKind.REFERRAL,
+                f"{key}:referral:{referral.id}",
+                subject,
+                version,
+                {
+                    "task_ref": str(task_id),
+                    "record_key": key,
+                    "referral": _referral(referral),
+                },
+                now,
+            )
+        )
+    return messages
+
+
+def _referral(record: sync.Record) -> dict[str, Any]:
+    return {
+        "id": str(record.id),
+        "kind": record.value("kind"),
+        "target": record.value("target"),
+        "findings": record.value("findings"),
+    }
+
+
+def _message(
+    task_id: uuid.UUID,
+    stage: int,
+    kind: OutboxKind,
+    key: str,
+    subject: str,
+    version: int,
+    payload: dict[str, Any],
+    now: datetime,
+) -> OutboxMessage:
+    return OutboxMessage(
+        id=uuid.uuid4(),
+        task_id=task_id,
+        stage=stage,
+        kind=kind,
+        idempotency_key=key,
+        subject=subject,
+        record_version=version,
+        payload=payload,
+        attempts=0,
+        deliveries=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
