@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
 import rich_click as click
 from litestar.cli.main import litestar_group
 
@@ -43,7 +45,6 @@ APP_PATH = "backend.app:create_app"
 @click.option("--no-serve", is_flag=True, help="Migrate and seed, then stop (no server).")
 def demo_command(host: str, port: int, data_dir: Path, platform_port: int, no_serve: bool) -> None:
     """Run the whole system with demo data on the embedded SQLite database, and the reference platform."""
-    import msgspec
     import uvicorn
 
     from backend.app import create_app
@@ -63,7 +64,7 @@ def demo_command(host: str, port: int, data_dir: Path, platform_port: int, no_se
         for line in accounts:
             click.echo(f"  {line}")
         return
-    issuer, client_secret = _start_platform(host, platform_port, port)
+    issuer, client_secret = _start_platform(host, platform_port, port, _backend_jwks(settings))
     settings = msgspec.structs.replace(settings, sso_issuer=issuer, sso_client_secret=client_secret)
     click.echo(
         f"\n掌上监管 demo — backend: http://{host}:{port}/  (API schema: http://{host}:{port}/schema)"
@@ -76,7 +77,22 @@ def demo_command(host: str, port: int, data_dir: Path, platform_port: int, no_se
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
-def _start_platform(host: str, port: int, backend_port: int) -> tuple[str, str]:
+def _backend_jwks(settings: Settings) -> dict[str, object]:
+    """The backend's public signing key as a JWKS (made now if the demo has none yet)."""
+    from backend.domain.auth.tokens import TokenSigner
+
+    signer = TokenSigner.from_file(
+        settings.effective_signing_key_file,
+        generate=settings.generate_signing_key,
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+    )
+    return {"keys": [signer.public_jwk()]}
+
+
+def _start_platform(
+    host: str, port: int, backend_port: int, backend_jwks: dict[str, object]
+) -> tuple[str, str]:
     """The reference platform in a thread of its own, on its own port, with the backend as its
     client; answers its issuer URL and the backend's client secret."""
     import secrets
@@ -100,6 +116,7 @@ def _start_platform(host: str, port: int, backend_port: int) -> tuple[str, str]:
         backend_redirect_uris=tuple(
             f"http://{name}:{backend_port}/api/v1/auth/sso/callback" for name in sorted(hosts)
         ),
+        backend_jwks=backend_jwks,
     )
     server = uvicorn.Server(
         uvicorn.Config(create_platform_app(settings), log_level="warning", lifespan="on")
@@ -289,8 +306,18 @@ def calendar_load(file: Path, data_dir: Path | None) -> None:
     show_default=True,
     help="A redirect URI registered for the backend (repeatable).",
 )
+@click.option(
+    "--backend-jwks",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The backend's public keys (JWKS JSON, `zsjg keys jwks`): they verify its token exchanges.",
+)
 def platform_command(
-    host: str, port: int, client_secret: str | None, redirect_uris: tuple[str, ...]
+    host: str,
+    port: int,
+    client_secret: str | None,
+    redirect_uris: tuple[str, ...],
+    backend_jwks: Path | None,
 ) -> None:
     """Run the reference platform (a stand-in for the main platform): its OpenID Connect issuer."""
     import secrets
@@ -303,6 +330,7 @@ def platform_command(
         issuer=f"http://{host}:{port}",
         backend_client_secret=client_secret or secrets.token_urlsafe(24),
         backend_redirect_uris=redirect_uris,
+        backend_jwks=msgspec.json.decode(backend_jwks.read_bytes()) if backend_jwks else None,
     )
     click.echo(f"Reference platform — issuer: {settings.issuer}")
     click.echo(f"  discovery: {settings.issuer}/.well-known/openid-configuration")
@@ -311,6 +339,49 @@ def platform_command(
         "  identities: the demo accounts (insp01…insp25, lead01…lead05, ops01), password zsjg-demo"
     )
     uvicorn.run(create_platform_app(settings), host=host, port=port, log_level="info")
+
+
+@click.group(name="keys")
+def keys_group() -> None:
+    """The backend's signing key."""
+
+
+@keys_group.command(name="jwks")
+def keys_jwks_command() -> None:
+    """Print the backend's public key as a JWKS, to register it at the platform (token exchange)."""
+    from backend.settings import Settings
+
+    click.echo(msgspec.json.encode(_backend_jwks(Settings.from_env())).decode())
+
+
+@click.command(name="worker")
+def worker_command() -> None:
+    """Run only the forwarding worker (settings from ZSJG_*; run several on PostgreSQL)."""
+    from backend.app import create_app
+    from backend.settings import Settings
+
+    settings = msgspec.structs.replace(Settings.from_env(), forwarding_worker=False)
+    app = create_app(settings)
+    ctx = app.state.ctx
+    if ctx.forwarder is None:
+        raise click.ClickException(
+            "no platform is configured: set ZSJG_SSO_ISSUER (or ZSJG_PLATFORM_URL) and "
+            "ZSJG_SSO_CLIENT_SECRET"
+        )
+    ctx.load_signing_key()
+    forwarder = ctx.forwarder
+
+    async def run() -> None:
+        await forwarder.start()
+        click.echo(f"Forwarding worker {forwarder.name} → {settings.effective_platform_url}")
+        try:
+            await asyncio.Event().wait()  # until interrupted
+        finally:
+            await forwarder.stop()
+            await ctx.engine.dispose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
 
 
 @click.group(name="bench")
@@ -377,4 +448,6 @@ def main() -> None:
     litestar_group.add_command(calendar_group)
     litestar_group.add_command(bench_group)
     litestar_group.add_command(platform_command)
+    litestar_group.add_command(worker_command)
+    litestar_group.add_command(keys_group)
     sys.exit(litestar_group(prog_name="zsjg"))

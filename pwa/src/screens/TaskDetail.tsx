@@ -75,6 +75,12 @@ export function TaskDetail({ taskId }: { taskId: string }) {
           {view.pending > 0 && <span class="badge pending">待同步 {view.pending}</span>}
         </div>
       </header>
+      {view.status === "returned" && task.review_note && (
+        <p class="notice warn" role="status">
+          <strong>退回原因：</strong>
+          {task.review_note}
+        </p>
+      )}
       {task.readOnly && (
         <p class="notice warn">这项任务已改派给他人：本机只读，未同步的内容会继续上传。</p>
       )}
