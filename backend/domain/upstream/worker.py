@@ -84,7 +84,7 @@ class Forwarder:
         self.policy = policy or ForwardingPolicy()
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
-        self._postgres = postgres
+        self.postgres = postgres
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_publication_check: datetime | None = None
@@ -159,7 +159,7 @@ class Forwarder:
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.task_id, OutboxMessage.stage)
             .limit(self.policy.batch)
         )
-        if self._postgres:
+        if self.postgres:
             query = query.with_for_update(skip_locked=True, of=OutboxMessage)
         with write_intent():
             async with self._session_maker() as session, session.begin():
