@@ -105,10 +105,15 @@ class TaskFeed:
         self._sequence = 0
         self._entries: dict[str, _Entry] = {}
         """By task, in the order of their latest change (a change moves a task to the end)."""
-        for seeded in initial:
+        for number, seeded in enumerate(initial):
             fields = dict(seeded)
-            task_ref = msgspec.convert(fields.pop("task_ref", None), TaskRef)
-            self.put(task_ref, msgspec.convert(fields, Task))
+            if "task_ref" not in fields:
+                raise ValueError(f"PlatformSettings.tasks[{number}] has no task_ref")
+            try:
+                task_ref = msgspec.convert(fields.pop("task_ref"), TaskRef)
+                self.put(task_ref, msgspec.convert(fields, Task))
+            except msgspec.ValidationError as exc:
+                raise ValueError(f"PlatformSettings.tasks[{number}]: {exc}") from exc
 
     def put(self, task_ref: str, task: Task) -> FeedItem:
         """Creates the task or changes it: a new version, a new place in the feed."""

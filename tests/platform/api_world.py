@@ -73,6 +73,10 @@ class World:
     settings: PlatformSettings
     _tokens: dict[str, str] = field(default_factory=dict)
 
+    def renew_tokens(self) -> None:
+        """Forget the tokens got so far (after the clock moved past their expiry)."""
+        self._tokens.clear()
+
     async def client_token(self) -> str:
         """The backend's own token (client credentials), as its feed reader gets it."""
         if "client" not in self._tokens:
