@@ -1,10 +1,13 @@
-"""``create_platform_app(settings)``: the reference platform's app (its OpenID Connect issuer)."""
+"""``create_platform_app(settings)``: the reference platform's app — its OpenID Connect issuer
+here, its API for the backend's connector in ``api``, and the demo's and tests' controls in
+``controls``."""
 
 from __future__ import annotations
 
 import base64
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -17,9 +20,15 @@ from litestar.response import Redirect
 
 from backend.clock import Clock, SystemClock
 
+from .api import api_router
+from .api_auth import ApiAuth
+from .controls import control_router
+from .faults import FaultSwitch
+from .feed import TaskFeed
 from .identities import DEMO_USERNAMES, Client, Directory
+from .intake import Intake
 from .keys import KeyRing
-from .oidc import TOKEN_EXCHANGE, Issuer, OAuthError
+from .oidc import CLIENT_CREDENTIALS, TOKEN_EXCHANGE, Issuer, OAuthError
 from .pages import PASSED_ON, error_page, login_page
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -41,7 +50,15 @@ class PlatformSettings:
     """The user names the platform knows (its directory); the demo's people by default."""
     demo_password: str = "zsjg-demo"  # noqa: S105 - the demo identities share the demo password
     controls: bool = True
-    """The fault and key controls under ``/control`` (the demo and the tests use them)."""
+    """The fault, task and key controls under ``/control`` (the demo and the tests use them)."""
+    control_token: str | None = None
+    """When set, every ``/control`` request needs ``Authorization: Bearer <control_token>``."""
+    seed: int = 0
+    """Seeds the random draws of the ``error_rate`` fault (reseeded at every fault set)."""
+    publish_delay: timedelta = timedelta(0)
+    """How long after it is received a record counts as published (on the platform's clock)."""
+    tasks: tuple[dict[str, Any], ...] = ()
+    """The feed's first tasks: task objects (docs/platform-api.md) each with its ``task_ref``."""
 
 
 def _html(body: str, status: int = 200) -> Response[str]:
@@ -86,6 +103,7 @@ def create_platform_app(
     settings: PlatformSettings | None = None, *, clock: Clock | None = None
 ) -> Litestar:
     settings = settings or PlatformSettings()
+    clock = clock or SystemClock()
     directory = Directory(list(settings.people), settings.demo_password)
     client = Client(
         settings.backend_client_id,
@@ -97,7 +115,7 @@ def create_platform_app(
         settings.issuer,
         KeyRing(),
         {client.client_id: client},
-        clock or SystemClock(),
+        clock,
         directory.subjects,
     )
 
@@ -147,7 +165,8 @@ def create_platform_app(
 
     @post("/oidc/token", sync_to_thread=False, status_code=200)
     def token(request: Request[Any, Any, Any], data: Form) -> Response[Any]:
-        """The token endpoint: an authorization code (with its PKCE verifier), or a token exchange."""
+        """The token endpoint: an authorization code (with its PKCE verifier), the client's own
+        credentials, or a token exchange."""
         try:
             client_id, secret = _client_credentials(request, data)
             known = issuer.clients.get(client_id)
@@ -156,20 +175,39 @@ def create_platform_app(
             grant_type = data.get("grant_type")
             if grant_type == "authorization_code":
                 tokens = issuer.exchange_code(known, data)
+            elif grant_type == CLIENT_CREDENTIALS:
+                tokens = issuer.client_token(known, data)
             elif grant_type == TOKEN_EXCHANGE:
                 tokens = issuer.exchange_token(known, data)
             else:
-                raise OAuthError("unsupported_grant_type", "authorization_code or token exchange")
+                raise OAuthError(
+                    "unsupported_grant_type",
+                    "authorization_code, client_credentials or token exchange",
+                )
             return Response(tokens, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
         except OAuthError as error:
             return _oauth_error(error)
 
-    @post("/control/keys/rotate", sync_to_thread=False, status_code=200)
-    def rotate() -> dict[str, str]:
-        """Rotate the signing key (the previous one stays published)."""
-        return {"kid": issuer.keys.rotate().kid}
-
-    handlers = [discovery, jwks, authorize, sign_in, token]
+    faults = FaultSwitch(clock, settings.seed)
+    intake = Intake(clock, settings.publish_delay)
+    feed = TaskFeed(settings.tasks)
+    auth = ApiAuth(
+        issuer=issuer.issuer,
+        keys=issuer.keys,
+        clients=issuer.clients.keys(),
+        people=directory.subjects,
+        clock=clock,
+    )
+    handlers: list[Any] = [discovery, jwks, authorize, sign_in, token]
+    handlers.append(api_router(auth=auth, intake=intake, feed=feed, faults=faults))
     if settings.controls:
-        handlers.append(rotate)
+        handlers.append(
+            control_router(
+                control_token=settings.control_token,
+                keys=issuer.keys,
+                faults=faults,
+                intake=intake,
+                feed=feed,
+            )
+        )
     return Litestar(route_handlers=handlers, debug=False)

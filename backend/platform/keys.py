@@ -63,6 +63,13 @@ class KeyRing:
         self._keys = [*self._keys[-(KEPT - 1) :], SigningKey.generate()]
         return self.current
 
+    def verification_key(self, kid: str) -> rsa.RSAPublicKey | None:
+        """The public key published under ``kid`` (the current or the previous one), if any."""
+        for key in self._keys:
+            if key.kid == kid:
+                return key.private.public_key()
+        return None
+
     def jwks(self) -> dict[str, Any]:
         return {"keys": [key.jwk() for key in reversed(self._keys)]}
 

@@ -61,6 +61,9 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S10
 SUBJECT_TOKEN_ALGORITHMS = ["EdDSA", "RS256", "ES256"]
 SUBJECT_TOKEN_MAX_LIFETIME = timedelta(minutes=5)
 LEEWAY = timedelta(seconds=30)
+CLIENT_CREDENTIALS = "client_credentials"
+CLIENT_SCOPES = frozenset({"tasks:read"})
+"""What a client may ask for on its own account: reading the task feed."""
 
 
 class Issuer:
@@ -84,6 +87,32 @@ class Issuer:
     def api_audience(self) -> str:
         """The audience of the platform's own API (what forwarded results are sent to)."""
         return f"{self.issuer}/api"
+
+    def client_token(self, client: Client, form: dict[str, str]) -> dict[str, Any]:
+        """The client credentials grant (RFC 6749 §4.4): an access token to the platform's API on
+        the client's own account (``sub`` is the client id) — for the task feed, never for results,
+        which are sent on behalf of a person."""
+        requested = frozenset(form.get("scope", "").split()) or CLIENT_SCOPES
+        if not requested <= CLIENT_SCOPES:
+            raise OAuthError("invalid_scope", "a client may ask for tasks:read only")
+        scope = " ".join(sorted(requested))
+        now = self._clock.now()
+        claims = {
+            "iss": self.issuer,
+            "sub": client.client_id,
+            "aud": self.api_audience,
+            "client_id": client.client_id,
+            "scope": scope,
+            "iat": int(now.timestamp()),
+            "exp": int((now + TOKEN_LIFETIME).timestamp()),
+            "jti": str(uuid.uuid4()),
+        }
+        return {
+            "access_token": self.keys.sign(claims, typ="at+jwt"),
+            "token_type": "Bearer",
+            "expires_in": int(TOKEN_LIFETIME.total_seconds()),
+            "scope": scope,
+        }
 
     def exchange_token(self, client: Client, form: dict[str, str]) -> dict[str, Any]:
         """RFC 8693: the client's own short-lived JWT naming a person, for an access token to the
@@ -163,12 +192,12 @@ class Issuer:
             "token_endpoint": f"{self.issuer}/oidc/token",
             "jwks_uri": f"{self.issuer}/oidc/jwks",
             "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", TOKEN_EXCHANGE],
+            "grant_types_supported": ["authorization_code", CLIENT_CREDENTIALS, TOKEN_EXCHANGE],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "scopes_supported": ["openid", "profile"],
+            "scopes_supported": ["openid", "profile", *sorted(CLIENT_SCOPES)],
             "claims_supported": [
                 "sub",
                 "iss",
