@@ -52,11 +52,9 @@ class Forwarding:
     task_id: uuid.UUID
     inspector: str
     lead: str
-
-    @property
-    def worker(self) -> Forwarder:
-        assert self.ctx.forwarder is not None
-        return self.ctx.forwarder
+    worker: Forwarder
+    """The app's forwarding worker, on this test's own engine: the test client serves the app
+    on an event loop of its own, and PostgreSQL connections belong to the loop that made them."""
 
     async def login(self, username: str, device: uuid.UUID | None = None) -> dict[str, str]:
         r = await self.backend.post(
@@ -174,6 +172,16 @@ async def forwarding(database_url: str, tmp_path: Path) -> AsyncIterator[Forward
             AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as backend,
             httpx.AsyncClient(transport=transport, base_url=ISSUER) as platform,
         ):
-            yield Forwarding(backend, platform, app.state.ctx, clock, db, task_id, inspector, lead)
+            ctx: AppContext = app.state.ctx
+            assert ctx.forwarder is not None
+            worker = Forwarder(
+                db,
+                ctx.forwarder.client,
+                ctx.uploads.store,
+                clock,
+                ctx.forwarder.policy,
+                postgres=ctx.forwarder.postgres,
+            )
+            yield Forwarding(backend, platform, ctx, clock, db, task_id, inspector, lead, worker)
     finally:
         await engine.dispose()
