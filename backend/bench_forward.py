@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import socket
 import statistics
@@ -30,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +99,9 @@ def _record(task_id: uuid.UUID, key: str) -> dict[str, Any]:
     }
 
 
-async def _baseline(base: str, token: str, task_id: uuid.UUID, count: int, concurrency: int) -> float:
+async def _baseline(
+    base: str, token: str, task_id: uuid.UUID, count: int, concurrency: int
+) -> float:
     gate = asyncio.Semaphore(concurrency)
     run = uuid.uuid4().hex[:8]
     async with httpx.AsyncClient(
@@ -116,120 +120,116 @@ async def _baseline(base: str, token: str, task_id: uuid.UUID, count: int, concu
 
         start = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(count)))
-        return count / (time.perf_counter() - start)
+        return float(count / (time.perf_counter() - start))
 
 
-async def _run(messages: int, rounds: int, lag_samples: int) -> dict[str, Any]:
+async def _run(root: Path, messages: int, rounds: int, lag_samples: int) -> dict[str, Any]:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a log line per request skews both runs
     from sqlalchemy import select
 
     from backend.app import create_app
-    from backend.db.migrate import upgrade
     from backend.db.models import OutboxKind, OutboxMessage, OutboxState, Task, TaskAssignment, User
     from backend.demo.seed import seed_if_empty
     from backend.domain.auth.tokens import TokenSigner
+    from backend.domain.upstream.worker import Forwarder
     from backend.settings import Settings
 
-    with tempfile.TemporaryDirectory(prefix="zsjg-bench-forward-") as tmp:
-        root = Path(tmp)
-        base_settings = Settings(data_dir=root / "data", generate_signing_key=True)
-        upgrade(base_settings.effective_database_url)
-        await seed_if_empty(base_settings, SystemClock())
-        signer = TokenSigner.from_file(
-            base_settings.effective_signing_key_file,
-            generate=True,
-            issuer=base_settings.token_issuer,
-            audience=base_settings.token_audience,
+    base_settings = Settings(data_dir=root / "data", generate_signing_key=True)
+    await seed_if_empty(base_settings, SystemClock())
+    signer = TokenSigner.from_file(
+        base_settings.effective_signing_key_file,
+        generate=True,
+        issuer=base_settings.token_issuer,
+        audience=base_settings.token_audience,
+    )
+    with _platform(root, {"keys": [signer.public_jwk()]}) as platform:
+        settings = Settings(
+            data_dir=root / "data",
+            generate_signing_key=True,
+            sso_issuer=platform,
+            sso_client_secret=SECRET,
+            forwarding_worker=False,
+            audit_anchor_interval=timedelta(0),
         )
-        with _platform(root, {"keys": [signer.public_jwk()]}) as platform:
-            settings = Settings(
-                data_dir=root / "data",
-                generate_signing_key=True,
-                sso_issuer=platform,
-                sso_client_secret=SECRET,
-                forwarding_worker=False,
-                audit_anchor_interval=base_settings.audit_anchor_interval * 0,
-            )
-            app = create_app(settings)
-            ctx = app.state.ctx
-            ctx.load_signing_key()
-            worker = ctx.forwarder
-            assert worker is not None
-            async with ctx.session_maker() as session:
-                task_id, subject = (
-                    await session.execute(
-                        select(Task.id, User.platform_subject)
-                        .join(TaskAssignment, TaskAssignment.task_id == Task.id)
-                        .join(User, User.id == TaskAssignment.user_id)
-                        .where(TaskAssignment.is_primary.is_(True))
-                        .limit(1)
+        app = create_app(settings)
+        ctx = app.state.ctx
+        ctx.load_signing_key()
+        worker: Forwarder | None = ctx.forwarder
+        assert worker is not None
+        async with ctx.session_maker() as session:
+            task_id, subject = (
+                await session.execute(
+                    select(Task.id, User.platform_subject)
+                    .join(TaskAssignment, TaskAssignment.task_id == Task.id)
+                    .join(User, User.id == TaskAssignment.user_id)
+                    .where(TaskAssignment.is_primary.is_(True))
+                    .limit(1)
+                )
+            ).one()
+        token = await worker.client.token_for(subject)
+
+        async def enqueue(count: int, tag: str) -> None:
+            now = SystemClock().now()
+            async with ctx.session_maker() as session, session.begin():
+                session.add_all(
+                    OutboxMessage(
+                        id=uuid.uuid4(),
+                        task_id=task_id,
+                        stage=1,
+                        kind=OutboxKind.RECORD,
+                        idempotency_key=(key := f"bench:{tag}:{i}"),
+                        subject=subject,
+                        record_version=1,
+                        payload=_record(task_id, key),
+                        attempts=0,
+                        deliveries=0,
+                        next_attempt_at=now,
+                        created_at=now,
                     )
-                ).one()
-            token = await worker.client._token(subject)  # noqa: SLF001 - the worker's own token
-
-            async def enqueue(count: int, tag: str) -> None:
-                now = SystemClock().now()
-                async with ctx.session_maker() as session, session.begin():
-                    session.add_all(
-                        OutboxMessage(
-                            id=uuid.uuid4(),
-                            task_id=task_id,
-                            stage=1,
-                            kind=OutboxKind.RECORD,
-                            idempotency_key=(key := f"bench:{tag}:{i}"),
-                            subject=subject,
-                            record_version=1,
-                            payload=_record(task_id, key),
-                            attempts=0,
-                            deliveries=0,
-                            next_attempt_at=now,
-                            created_at=now,
-                        )
-                        for i in range(count)
-                    )
-
-            async def drain() -> float:
-                start = time.perf_counter()
-                sent = 0
-                while True:
-                    report = await worker.run_once()
-                    sent += report.sent
-                    if not report.claimed:
-                        break
-                return sent / (time.perf_counter() - start)
-
-            drains, baselines = [], []
-            for r in range(rounds):
-                await enqueue(messages, f"drain{r}")
-                drains.append(await drain())
-                baselines.append(
-                    await _baseline(platform, token, task_id, messages, worker.policy.concurrency)
+                    for i in range(count)
                 )
 
-            # lag: one message at a time while the worker loop runs
-            lags = []
-            await worker.start()
-            try:
-                for i in range(lag_samples):
-                    written = time.perf_counter()
-                    await enqueue(1, f"lag{i}")
-                    worker.wake()
-                    key = f"bench:lag{i}:0"
-                    while True:
-                        async with ctx.session_maker() as session:
-                            state = await session.scalar(
-                                select(OutboxMessage.state).where(
-                                    OutboxMessage.idempotency_key == key
-                                )
-                            )
-                        if state is OutboxState.SENT:
-                            break
-                        if time.perf_counter() - written > 30:
-                            raise RuntimeError("a message was not delivered within 30 s")
-                        await asyncio.sleep(0.002)
-                    lags.append((time.perf_counter() - written) * 1000)
-            finally:
-                await worker.stop()
-                await ctx.engine.dispose()
+        async def drain() -> float:
+            start = time.perf_counter()
+            sent = 0
+            while True:
+                report = await worker.run_once()
+                sent += report.sent
+                if not report.claimed:
+                    break
+            return sent / (time.perf_counter() - start)
+
+        drains, baselines = [], []
+        for r in range(rounds):
+            await enqueue(messages, f"drain{r}")
+            drains.append(await drain())
+            baselines.append(
+                await _baseline(platform, token, task_id, messages, worker.policy.concurrency)
+            )
+
+        # lag: one message at a time while the worker loop runs
+        lags = []
+        await worker.start()
+        try:
+            for i in range(lag_samples):
+                written = time.perf_counter()
+                await enqueue(1, f"lag{i}")
+                worker.wake()
+                key = f"bench:lag{i}:0"
+                while True:
+                    async with ctx.session_maker() as session:
+                        state = await session.scalar(
+                            select(OutboxMessage.state).where(OutboxMessage.idempotency_key == key)
+                        )
+                    if state is OutboxState.SENT:
+                        break
+                    if time.perf_counter() - written > 30:
+                        raise RuntimeError("a message was not delivered within 30 s")
+                    await asyncio.sleep(0.002)
+                lags.append((time.perf_counter() - written) * 1000)
+        finally:
+            await worker.stop()
+            await ctx.engine.dispose()
 
     drain_rate = statistics.median(drains)
     baseline = statistics.median(baselines)
@@ -250,4 +250,10 @@ async def _run(messages: int, rounds: int, lag_samples: int) -> dict[str, Any]:
 
 
 def run_bench(messages: int, rounds: int, lag_samples: int) -> dict[str, Any]:
-    return asyncio.run(_run(messages, rounds, lag_samples))
+    from backend.db.migrate import upgrade
+    from backend.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="zsjg-bench-forward-") as tmp:
+        root = Path(tmp)
+        upgrade(Settings(data_dir=root / "data").effective_database_url)  # outside the loop
+        return asyncio.run(_run(root, messages, rounds, lag_samples))

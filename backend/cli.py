@@ -429,6 +429,30 @@ def bench_upload(files: int, chunk_mb: float) -> None:
     run(files=files, chunk_mb=chunk_mb)
 
 
+@bench_group.command(name="forward")
+@click.option(
+    "--messages",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(10, 100_000),
+    help="Records in the backlog per round.",
+)
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option(
+    "--lag-samples",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Lag samples.",
+)
+def bench_forward(messages: int, rounds: int, lag_samples: int) -> None:
+    """The outbox's drain rate to the loopback platform (messages/s) against direct POSTs of the
+    same records, and the delivery lag of one approved record."""
+    from backend.bench_forward import run_bench
+
+    click.echo(msgspec.json.format(msgspec.json.encode(run_bench(messages, rounds, lag_samples))))
+
+
 @bench_group.command(name="pwa")
 @click.option(
     "--rounds", default=7, show_default=True, type=click.IntRange(3, 50), help="Offline restarts."

@@ -16,6 +16,7 @@ serves (``InsufficientScope``, 403, otherwise):
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +30,7 @@ from .errors import InsufficientScope, InvalidToken
 from .keys import ALGORITHM, KeyRing
 
 LEEWAY = timedelta(seconds=30)
+VERIFIED_KEPT = 1024
 FORBIDDEN_HEADERS = frozenset({"crit", "jku", "x5u", "jwk", "x5c"})
 """Header parameters never honoured: a verifier that followed them could be pointed at an
 attacker's key."""
@@ -66,6 +68,9 @@ class ApiAuth:
         self._clients = frozenset(clients)
         self._people = frozenset(people)
         self._clock = clock
+        self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        """Tokens verified once (a connector sends the same one for minutes): later uses check
+        only the times and that the signing key is still published."""
 
     def caller(self, authorization: str | None, allowed: Collection[CallerKind]) -> Caller:
         """The caller of a request with this ``Authorization`` header, if of an allowed kind."""
@@ -81,6 +86,14 @@ class ApiAuth:
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidToken("a bearer access token is required")
         token = token.strip()
+        known = self._verified.get(token)
+        if known is not None:
+            kid, remembered = known
+            if self._keys.verification_key(kid) is not None:
+                self._check_times(remembered)
+                self._verified.move_to_end(token)
+                return remembered
+            del self._verified[token]  # its key is no longer published
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -109,14 +122,20 @@ class ApiAuth:
             raise InvalidToken(f"the token is not valid: {exc}") from exc
         if not all(type(claims.get(name, 0)) is int for name in ("exp", "iat", "nbf")):
             raise InvalidToken("exp, iat and nbf must be whole seconds")
+        self._check_times(claims)
+        if not isinstance(claims["sub"], str):
+            raise InvalidToken("sub must be a string")
+        self._verified[token] = (str(header.get("kid", "")), claims)
+        if len(self._verified) > VERIFIED_KEPT:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
         now = self._clock.now()
         if claims["exp"] < (now - LEEWAY).timestamp():
             raise InvalidToken("the token has expired")
         if claims.get("nbf", 0) > (now + LEEWAY).timestamp():
             raise InvalidToken("the token is not valid yet")
-        if not isinstance(claims["sub"], str):
-            raise InvalidToken("sub must be a string")
-        return claims
 
     def _classify(self, claims: dict[str, Any]) -> Caller | None:
         subject: str = claims["sub"]

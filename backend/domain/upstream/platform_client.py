@@ -107,12 +107,12 @@ class PlatformClient:
 
     async def deliver(self, delivery: Delivery) -> Outcome:
         try:
-            token = await self._token(delivery.subject)
+            token = await self.token_for(delivery.subject)
             response = await self._post(delivery, token)
             requests = 1
             if response.status_code == 401:  # the token may have been revoked: renew once
                 self._tokens.pop(delivery.subject, None)
-                token = await self._token(delivery.subject)
+                token = await self.token_for(delivery.subject)
                 response = await self._post(delivery, token)
                 requests = 2
         except TokenError as exc:
@@ -124,7 +124,7 @@ class PlatformClient:
     async def publication(self, subject: str, record_key: str) -> dict[str, Any] | None:
         """The platform's publication status of a record (``None`` when it cannot say now)."""
         try:
-            token = await self._token(subject)
+            token = await self.token_for(subject)
             response = await self._http.get(
                 f"{self.base_url}/api/results/records/{record_key}/publication",
                 headers={"Authorization": f"Bearer {token}"},
@@ -160,7 +160,8 @@ class PlatformClient:
             f"{self.base_url}/api/results/{path}", json=delivery.payload, headers=headers
         )
 
-    async def _token(self, subject: str) -> str:
+    async def token_for(self, subject: str) -> str:
+        """An access token to the platform's API on behalf of ``subject`` (cached)."""
         cached = self._tokens.get(subject)
         if cached is not None and cached[1] - RENEW_BEFORE > self._clock.now():
             return cached[0]
