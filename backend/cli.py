@@ -117,11 +117,15 @@ def _start_platform(
             f"http://{name}:{backend_port}/api/v1/auth/sso/callback" for name in sorted(hosts)
         ),
         backend_jwks=backend_jwks,
+        control_token=os.environ.get("ZSJG_PLATFORM_CONTROL_TOKEN") or secrets.token_urlsafe(18),
     )
     server = uvicorn.Server(
         uvicorn.Config(create_platform_app(settings), log_level="warning", lifespan="on")
     )
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    click.echo(
+        f"Reference platform's control token (fault switches under /control): {settings.control_token}"
+    )
     return issuer, settings.backend_client_secret
 
 
@@ -312,15 +316,32 @@ def calendar_load(file: Path, data_dir: Path | None) -> None:
     default=None,
     help="The backend's public keys (JWKS JSON, `zsjg keys jwks`): they verify its token exchanges.",
 )
+@click.option(
+    "--control-token",
+    envvar="ZSJG_PLATFORM_CONTROL_TOKEN",
+    default=None,
+    help="Bearer token guarding /control (the fault switches); made up and printed when not given.",
+)
+@click.option(
+    "--publish-delay",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 30 * 86400),
+    help="Seconds after receipt until a record counts as published.",
+)
 def platform_command(
     host: str,
     port: int,
     client_secret: str | None,
     redirect_uris: tuple[str, ...],
     backend_jwks: Path | None,
+    control_token: str | None,
+    publish_delay: int,
 ) -> None:
-    """Run the reference platform (a stand-in for the main platform): its OpenID Connect issuer."""
+    """Run the reference platform (a stand-in for the main platform): its OpenID Connect issuer,
+    task feed, results intake and fault controls (docs/platform-api.md)."""
     import secrets
+    from datetime import timedelta
 
     import uvicorn
 
@@ -331,8 +352,12 @@ def platform_command(
         backend_client_secret=client_secret or secrets.token_urlsafe(24),
         backend_redirect_uris=redirect_uris,
         backend_jwks=msgspec.json.decode(backend_jwks.read_bytes()) if backend_jwks else None,
+        control_token=control_token or secrets.token_urlsafe(18),
+        publish_delay=timedelta(seconds=publish_delay),
     )
     click.echo(f"Reference platform — issuer: {settings.issuer}")
+    click.echo(f"  controls (faults, received): {settings.issuer}/control/…")
+    click.echo(f"  control token: {settings.control_token}")
     click.echo(f"  discovery: {settings.issuer}/.well-known/openid-configuration")
     click.echo(f"  client: {settings.backend_client_id}  secret: {settings.backend_client_secret}")
     click.echo(
