@@ -24,6 +24,7 @@ from backend.clock import SystemClock
 from backend.db.engine import create_engine
 from backend.db.models import Device, MutationLogEntry, User
 from backend.demo.seed import seed_if_empty
+from backend.domain.auth.tokens import TokenSigner
 from backend.platform import PlatformSettings, create_platform_app
 from backend.settings import Settings
 
@@ -90,11 +91,15 @@ async def sso_world(database_url: str, tmp_path: Path, pwa_dist: Path) -> AsyncI
     backend_socket, platform_socket = _loopback_socket(), _loopback_socket()
     backend = f"http://127.0.0.1:{backend_socket.getsockname()[1]}"
     issuer = f"http://127.0.0.1:{platform_socket.getsockname()[1]}"
+    signer = TokenSigner.from_file(
+        tmp_path / "keys" / "signing.pem", generate=True, issuer="zsjg", audience="zsjg-api"
+    )
     platform = create_platform_app(
         PlatformSettings(
             issuer=issuer,
             backend_client_secret="browser-test-secret",  # noqa: S106 - a test's own secret
             backend_redirect_uris=(f"{backend}/api/v1/auth/sso/callback",),
+            backend_jwks={"keys": [signer.public_jwk()]},  # the worker's token exchange
         )
     )
     settings = Settings(

@@ -31,6 +31,17 @@ async def drain(f: Forwarding, worker: Forwarder | None = None) -> list[RoundRep
     pytest.fail(f"the outbox did not drain in {MAX_ROUNDS} rounds")
 
 
+async def _pulled_status(f: Forwarding) -> str:
+    device = uuid.uuid4()
+    r = await f.backend.post(
+        "/api/v1/sync/pull",
+        json={"protocol_version": 1, "app_version": "test", "client_id": str(device)},
+        headers=await f.login(f.inspector, device),
+    )
+    assert r.status_code == 200, r.text
+    return str(next(t["status"] for t in r.json()["tasks"] if t["id"] == str(f.task_id)))
+
+
 def _keys(received: dict[str, Any], kind: str) -> list[str]:
     return sorted(m["idempotency_key"] for m in received[kind])
 
@@ -72,8 +83,10 @@ async def test_an_approved_record_reaches_the_platform_once_photos_first(
     assert record["record_key"] == f"record:{f.task_id}:v1"
     assert sorted(record["photos"]) == sorted(p["sha256"] for p in received["photos"])
     assert await f.status() == "forwarded"
+    assert await _pulled_status(f) == "forwarded"  # the phones see it
     assert await f.worker.check_publication() == 1
     assert await f.status() == "published"
+    assert await _pulled_status(f) == "published"
     async with f.db() as session:
         actions = (await session.scalars(select(AuditEvent.action))).all()
     assert {"record_approved", "record_forwarded", "record_published"} <= set(actions)
