@@ -62,8 +62,9 @@ export interface FileRow {
   size: number;
   createdAt: string;
   /** "pending" until the server confirms it holds these bytes (HEAD by digest, or an upload that
-   * finished); "refused" when the server turned them down for good (never sent again by itself). */
-  state: "pending" | "confirmed" | "refused";
+   * finished); "refused" when the server turned them down for good (never sent again by itself);
+   * "released" when the record was approved and the bytes were let go (the server keeps them). */
+  state: "pending" | "confirmed" | "refused" | "released";
   /** The tus upload's URL once created, so an upload resumes after a restart. */
   uploadUrl: string | null;
   uploaded: number;

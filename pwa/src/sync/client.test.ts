@@ -11,7 +11,7 @@ import {
   TASK_ID,
   workspace,
 } from "../testing/fixtures";
-import { MissingHistory, SyncClient } from "./client";
+import { MissingHistory, releaseSettledFiles, SyncClient } from "./client";
 
 let ws: Workspace;
 
@@ -230,5 +230,30 @@ describe("each user has a database of their own", () => {
     } finally {
       await other.db.delete();
     }
+  });
+});
+
+describe("files after approval", () => {
+  test("the bytes of confirmed files go once the record is approved; pending ones stay", async () => {
+    await phoneWithTask();
+    const bytes = new Uint8Array([1, 2, 3]).buffer;
+    for (const [digest, state] of [
+      ["a".repeat(64), "confirmed"],
+      ["b".repeat(64), "pending"],
+    ] as const) {
+      await keepFile(
+        ws.db,
+        { digest, taskId: TASK_ID, kind: "evidence", mediaType: "image/jpeg", createdAt: "" },
+        bytes,
+      );
+      await ws.db.files.update(digest, { state });
+    }
+    expect(await releaseSettledFiles(ws.db)).toBe(0); // still in progress: everything stays
+    await ws.db.tasks.update(TASK_ID, { status: "approved" });
+    expect(await releaseSettledFiles(ws.db)).toBe(1);
+    expect(await ws.db.blobs.get("a".repeat(64))).toBeUndefined();
+    expect((await ws.db.files.get("a".repeat(64)))?.state).toBe("released");
+    expect(await ws.db.blobs.get("b".repeat(64))).toBeDefined(); // an original waiting for Wi-Fi
+    expect(await releaseSettledFiles(ws.db)).toBe(0);
   });
 });

@@ -6,7 +6,7 @@
 import { type Api, ApiError, must } from "../api/http";
 import type { PullRequest, PullResponse, PushResponse } from "../api/types";
 import type { Workspace } from "../commands/workspace";
-import { META, type OutboxRow, pendingFiles, type TaskRow } from "../db/user-db";
+import { META, type OutboxRow, pendingFiles, type TaskRow, type UserDb } from "../db/user-db";
 import { PROTOCOL_VERSION } from "./engine";
 
 export const APP_VERSION = "0.1.0";
@@ -32,6 +32,7 @@ export class SyncClient {
     const pulledRecords = await this.pull();
     // a pull that revealed a forgetful server re-queued what this phone holds: send it now
     const again = (await this.ws.db.outbox.count()) > 0 ? await this.push() : 0;
+    await releaseSettledFiles(this.ws.db);
     await this.ws.db.setMeta(META.lastSyncAt, new Date(this.ws.now()).toISOString());
     await this.ws.db.setMeta(META.lastSyncError, null);
     return {
@@ -242,6 +243,32 @@ async function revoke(ws: Workspace, taskId: string): Promise<void> {
   await db.tasks.delete(taskId);
   await db.records.where("task_id").equals(taskId).delete();
   await db.conflicts.where("task_id").equals(taskId).delete();
+}
+
+/** Statuses after a lead's approval: the server holds the record's files for good. */
+const SETTLED = ["approved", "forwarded", "published"];
+
+/**
+ * Lets go of the bytes of files the server has confirmed for records a lead approved
+ * (docs/sync-protocol.md: media are kept until the record is approved), so a phone that
+ * inspects every day does not fill up. Files still pending (an original waiting for Wi-Fi)
+ * stay until they are uploaded. Answers how many files were released.
+ */
+export async function releaseSettledFiles(db: UserDb): Promise<number> {
+  return db.transaction("rw", [db.tasks, db.files, db.blobs], async () => {
+    const settled = new Set(await db.tasks.where("status").anyOf(SETTLED).primaryKeys());
+    if (settled.size === 0) {
+      return 0;
+    }
+    const files = await db.files
+      .where("state")
+      .equals("confirmed")
+      .filter((file) => settled.has(file.taskId))
+      .toArray();
+    await db.blobs.bulkDelete(files.map((file) => file.digest));
+    await db.files.bulkPut(files.map((file) => ({ ...file, state: "released" as const })));
+    return files.length;
+  });
 }
 
 /** Moves what the server confirmed (seq ≤ last_seq) out of the outbox; notices a forgetful server. */
