@@ -613,15 +613,7 @@ class _Apply:
             session.add(plan)
         object_id = await self._object(feed.object)
         await session.flush()
-        departments = dict(
-            (
-                await session.execute(
-                    select(InspectionItem.id, InspectionItem.department_id).where(
-                        InspectionItem.id.in_([v.item_id for v in versions])
-                    )
-                )
-            ).tuples()
-        )
+        departments = await _departments_of(session, versions)
         return _Resolved(
             plan=plan,
             object_id=object_id,
@@ -683,15 +675,7 @@ class _Apply:
 
     async def _set_items(self, task: Task, versions: list[InspectionItemVersion]) -> None:
         await self.session.execute(delete(TaskItem).where(TaskItem.task_id == task.id))
-        departments = dict(
-            (
-                await self.session.execute(
-                    select(InspectionItem.id, InspectionItem.department_id).where(
-                        InspectionItem.id.in_([v.item_id for v in versions])
-                    )
-                )
-            ).tuples()
-        )
+        departments = await _departments_of(self.session, versions)
         self.session.add_all(
             TaskItem(
                 task_id=task.id,
@@ -1132,6 +1116,18 @@ async def _history(
             reason=reason,
         )
     )
+
+
+async def _departments_of(
+    session: AsyncSession, versions: list[InspectionItemVersion]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """The department of each item of ``versions``, by item id."""
+    rows = await session.execute(
+        select(InspectionItem.id, InspectionItem.department_id).where(
+            InspectionItem.id.in_([v.item_id for v in versions])
+        )
+    )
+    return dict(rows.tuples().all())
 
 
 async def _point_ids(session: AsyncSession, task_id: uuid.UUID) -> list[uuid.UUID]:
