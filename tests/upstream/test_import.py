@@ -82,6 +82,8 @@ class Feed:
             return self.faults.pop(0)
         cursor = request.url.params.get("cursor")
         self.cursors.append(cursor)
+        if cursor is not None and not cursor.isdigit():
+            return httpx.Response(400, json={"error": "invalid_cursor"})
         after = int(cursor) if cursor else 0
         limit = int(request.url.params["limit"])
         latest: dict[str, tuple[int, str, int, str, dict[str, Any] | None]] = {}
@@ -523,3 +525,17 @@ async def test_the_lead_releases_a_held_task_under_the_rules(env: Env) -> None:
         f"/api/v1/team/tasks/{uuid.uuid4()}/release", json=good, headers=lead
     )
     assert missing.status_code == 404
+
+
+async def test_a_cursor_the_platform_no_longer_knows_reads_the_feed_again(env: Env) -> None:
+    env.feed.put("P-1", 1, feed_task("PT-1", ["sub-amr_a", "sub-amr_b"]))
+    await env.run()
+    async with env.db() as session, session.begin():  # a cursor from before a platform restart
+        await session.execute(update(UpstreamCursor).values(cursor="stale"))
+    env.feed.put("P-2", 1, feed_task("PT-2", ["sub-amr_a", "sub-amr_b"]))
+    report = await env.run()
+    assert report.restarted and report.error is None
+    assert (report.assigned, report.ignored) == (1, 1)
+    assert env.feed.cursors[-2:] == ["stale", None]
+    async with env.db() as session:
+        assert await session.scalar(select(UpstreamCursor.cursor)) == "2"

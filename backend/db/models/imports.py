@@ -29,7 +29,7 @@ class HeldImport(IdMixin, Base):
 
     __tablename__ = "held_imports"
 
-    task_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    task_ref: Mapped[str] = mapped_column(String(200), unique=True)
     version: Mapped[int] = mapped_column(BigInteger)
     payload: Mapped[dict[str, Any]] = mapped_column()
     """The feed item as received (or, when it could not be decoded, its text under ``raw``)."""

@@ -80,7 +80,7 @@ class Task(IdMixin, CreatedMixin, Base):
     """Why the team lead returned the record (退回原因); the phones show it."""
 
     # a task imported from the main platform's feed (``backend.domain.upstream.importer``)
-    platform_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+    platform_ref: Mapped[str | None] = mapped_column(String(200), unique=True)
     """The platform's reference of the task; ``None`` for a task issued here."""
     platform_version: Mapped[int | None] = mapped_column(BigInteger)
     """The feed version last taken in: an older or equal version is ignored."""

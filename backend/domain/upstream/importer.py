@@ -68,7 +68,7 @@ from backend.domain.audit.service import Actor, Audit
 from backend.domain.deadlines import services as deadlines
 from backend.domain.deadlines.calendars import load_calendar
 from backend.domain.deadlines.workdays import WorkCalendar
-from backend.domain.fields import Address, Code, ItemCode, Name, Phone, ShortName, USCCInput
+from backend.domain.fields import Code, Name, USCCInput
 from backend.domain.objects.services import check_uscc
 from backend.domain.sync.services import create_server_records
 from backend.domain.sync.store import lock_counter
@@ -96,7 +96,10 @@ WITHDRAWABLE = frozenset(
 
 # the feed, as the platform sends it -------------------------------------------------------
 
-TaskRef = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+TaskRef = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+"""As long as the platform allows (docs/platform-api.md)."""
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00]*$")]
+"""A task number or an item code: the platform's, as long as our columns hold."""
 Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
@@ -110,17 +113,17 @@ class FeedPlan(msgspec.Struct, kw_only=True):
 class FeedObject(msgspec.Struct, kw_only=True):
     uscc: USCCInput
     name: Name
-    address: Address
-    legal_representative: ShortName
-    phone: Phone | None = None
+    address: Annotated[str, msgspec.Meta(max_length=300, pattern=r"^[^\x00]*$")]
+    legal_representative: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[^\x00]*$")]
+    phone: Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[^\x00]*$")] | None = None
 
 
 class FeedTask(msgspec.Struct, kw_only=True):
-    code: Code
+    code: ShortText
     name: Name
     plan: FeedPlan
     object: FeedObject
-    item_codes: Annotated[list[ItemCode], msgspec.Meta(min_length=1, max_length=30)]
+    item_codes: Annotated[list[ShortText], msgspec.Meta(min_length=1, max_length=30)]
     department_code: Annotated[str, msgspec.Meta(min_length=1, max_length=18)]
     """The 统一社会信用代码 of the lead department."""
     inspector_subjects: Annotated[list[Subject], msgspec.Meta(min_length=1, max_length=20)]
@@ -161,11 +164,18 @@ class FeedError(Exception):
     """The feed could not be read this round (nothing is changed; the next round tries again)."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        error: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.error = error
+        """The platform's error code (``invalid_cursor``: read again from the beginning)."""
 
 
 class FeedClient:
@@ -207,10 +217,15 @@ class FeedClient:
         except httpx.HTTPError as exc:
             raise FeedError(f"network: {exc!r}"[:500]) from exc
         if response.status_code != 200:
+            try:
+                error = response.json().get("error")
+            except (ValueError, AttributeError):
+                error = None
             raise FeedError(
                 f"the feed answered {response.status_code}: {response.text[:300]}",
                 status=response.status_code,
                 retry_after=retry_after(response.headers.get("retry-after"), self._clock.now()),
+                error=error if isinstance(error, str) else None,
             )
         try:
             return msgspec.json.decode(response.content, type=FeedPage)
@@ -265,6 +280,8 @@ class ImportReport:
     withdrawn: int = 0
     ignored: int = 0
     """Versions already taken in (a page read again)."""
+    restarted: bool = False
+    """The platform refused the stored cursor and the feed was read from the beginning."""
     error: str | None = None
     status: int | None = None
     retry_after: float | None = None
@@ -304,13 +321,21 @@ class TaskImporter:
         """Read the feed from the stored cursor until it has no more (bounded), page by page."""
         report = ImportReport()
         async with self._session_maker() as session:
-            cursor = await session.scalar(
+            stored = await session.scalar(
                 select(UpstreamCursor.cursor).where(UpstreamCursor.name == FEED)
             )
+        cursor = stored
         for _ in range(self.max_pages):
             try:
                 page = await self.client.page(cursor, self.page_limit)
             except FeedError as exc:
+                if exc.error == "invalid_cursor" and cursor is not None and not report.restarted:
+                    # the platform no longer knows our cursor: read it all again (versions
+                    # already taken in are ignored, so nothing is applied twice)
+                    log.warning("task feed refused the cursor; reading from the beginning")
+                    report.restarted = True
+                    cursor = None
+                    continue
                 report.error, report.status, report.retry_after = (
                     str(exc),
                     exc.status,
@@ -318,10 +343,10 @@ class TaskImporter:
                 )
                 log.warning("task feed: %s", exc)
                 break
-            if not await self._apply_page(cursor, page, report):
+            if not await self._apply_page(stored, page, report):
                 break  # another importer took this page in first; the next round goes on from it
             report.pages += 1
-            cursor = page.cursor
+            cursor = stored = page.cursor
             if not page.more:
                 break
         return report
@@ -648,7 +673,7 @@ class _Apply:
             "address": feed.address,
             "legal_representative": feed.legal_representative,
         }
-        if feed.phone is not None:
+        if feed.phone:
             facts["contact_phone"] = feed.phone
         if obj is None:
             obj = InspectionObject(

@@ -20,7 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("tasks") as batch:
-        batch.add_column(sa.Column("platform_ref", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("platform_ref", sa.String(length=200), nullable=True))
         batch.add_column(sa.Column("platform_version", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("platform_task", JsonB, nullable=True))
         batch.add_column(sa.Column("hold_reason", sa.Text(), nullable=True))
@@ -35,7 +35,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "held_imports",
-        sa.Column("task_ref", sa.String(length=64), nullable=False),
+        sa.Column("task_ref", sa.String(length=200), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.Column("payload", JsonB, nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
