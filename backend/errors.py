@@ -16,7 +16,8 @@ Services raise these and never HTTP exceptions. Each carries a stable ``code`` (
     ├── Conflict                 409
     │   ├── DeviceOwnedByAnotherUser
     │   ├── DuplicateObject
-    │   └── UploadOffsetMismatch
+    │   ├── UploadOffsetMismatch
+    │   └── TaskNotHeld (release of a task that is not held)
     ├── TusProtocolError 400, TusVersionUnsupported 412, FileTooLarge 413,
     │   UnsupportedFileType 415, UploadGone 410, UploadBusy 423, ChecksumMismatch 460
     └── RuleViolation            422 (a rule from the regulations refused the change)
@@ -228,3 +229,9 @@ class RecordIncomplete(Conflict):
 
 class OutboxMessageNotFound(NotFound):
     code = "outbox-message-not-found"
+
+
+class TaskNotHeld(Conflict):
+    """A release asked for a task that is not held (it was released, withdrawn, or never held)."""
+
+    code = "task-not-held"

@@ -11,6 +11,7 @@ from .catalog import (
     InspectionItemVersion,
     ItemCategory,
 )
+from .imports import HeldImport, UpstreamCursor
 from .media import StoredFile, Upload
 from .objects import InspectionObject, ObjectKind
 from .people import (
@@ -49,6 +50,7 @@ __all__ = [
     "DepartmentLevel",
     "Device",
     "DeviceSync",
+    "HeldImport",
     "InspectionItem",
     "InspectionItemVersion",
     "InspectionObject",
@@ -76,6 +78,7 @@ __all__ = [
     "TaskStatus",
     "Team",
     "Upload",
+    "UpstreamCursor",
     "User",
     "utcnow",
 ]

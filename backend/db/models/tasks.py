@@ -79,6 +79,18 @@ class Task(IdMixin, CreatedMixin, Base):
     review_note: Mapped[str | None] = mapped_column(Text)
     """Why the team lead returned the record (退回原因); the phones show it."""
 
+    # a task imported from the main platform's feed (``backend.domain.upstream.importer``)
+    platform_ref: Mapped[str | None] = mapped_column(String(200), unique=True)
+    """The platform's reference of the task; ``None`` for a task issued here."""
+    platform_version: Mapped[int | None] = mapped_column(BigInteger)
+    """The feed version last taken in: an older or equal version is ignored."""
+    platform_task: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    """The feed's task object of that version, as received (what the platform asked for)."""
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    """Why an imported task is ``held`` (the rule it breaks), for the team lead."""
+    platform_change_pending: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    """A platform change not applied because local work is under way: kept for the lead."""
+
     # the deadlines, computed by the server (backend.domain.deadlines) whenever their inputs change
     due_at: Mapped[datetime | None]
     entry_deadline_at: Mapped[datetime | None]
