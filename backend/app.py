@@ -61,6 +61,7 @@ from backend.domain.tasks.controllers import (
     TeamTaskController,
 )
 from backend.domain.upstream.controllers import OutboxController
+from backend.domain.upstream.import_controllers import TaskImportController
 from backend.domain.upstream.setup import build_forwarder
 from backend.http.context import AppContext
 from backend.http.deps import DEPENDENCIES, audit_after_response_middleware
@@ -101,6 +102,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     RecordFormController,
     ReviewController,
     OutboxController,
+    TaskImportController,
 ]
 
 

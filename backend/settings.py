@@ -53,6 +53,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Failed deliveries of one message before it becomes a dead letter (a wait the platform
     asked for with Retry-After does not count)."""
     forward_backoff_cap: timedelta = timedelta(hours=1)
+    import_every: timedelta = timedelta(minutes=1)
+    """How often the worker reads the platform's task feed; 0 turns the import off."""
     audit_anchor_file: Path | None = None
     """Where the audit chain's head is anchored outside the database; default ``{data_dir}/audit-anchors.jsonl``.
     Keep a copy of this file somewhere the database's administrators cannot write."""

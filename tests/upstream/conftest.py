@@ -52,6 +52,8 @@ class Forwarding:
     task_id: uuid.UUID
     inspector: str
     lead: str
+    transport: httpx.AsyncBaseTransport
+    """Into the platform's app (what the backend's clients use)."""
     worker: Forwarder
     """The app's forwarding worker, on this test's own engine: the test client serves the app
     on an event loop of its own, and PostgreSQL connections belong to the loop that made them."""
@@ -182,6 +184,8 @@ async def forwarding(database_url: str, tmp_path: Path) -> AsyncIterator[Forward
                 ctx.forwarder.policy,
                 postgres=ctx.forwarder.postgres,
             )
-            yield Forwarding(backend, platform, ctx, clock, db, task_id, inspector, lead, worker)
+            yield Forwarding(
+                backend, platform, ctx, clock, db, task_id, inspector, lead, transport, worker
+            )
     finally:
         await engine.dispose()

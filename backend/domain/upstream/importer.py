@@ -33,7 +33,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import httpx
 import msgspec
@@ -75,10 +75,12 @@ from backend.domain.sync.store import lock_counter
 from backend.domain.tasks.assignment import ItemRequirement, check_assignment
 from backend.domain.tasks.services import TaskService
 from backend.errors import DomainError, InvalidInput
-from backend.http.context import AppContext
 from sync import server_record_id
 
 from .platform_client import RENEW_BEFORE, retry_after
+
+if TYPE_CHECKING:
+    from backend.http.context import AppContext
 
 log = logging.getLogger("zsjg.import")
 

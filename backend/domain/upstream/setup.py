@@ -1,4 +1,5 @@
-"""Building the forwarding worker from the settings (the server and ``zsjg worker`` share it)."""
+"""Building the connector's worker from the settings (the server and ``zsjg worker`` share it):
+the forwarding of results, and the reading of the platform's task feed on the same loop."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy.engine import make_url
 
 from backend.http.context import AppContext
 
+from .importer import build_importer
 from .platform_client import PlatformClient
 from .worker import Forwarder, ForwardingPolicy
 
@@ -27,7 +29,7 @@ def build_forwarder(
         clock=ctx.clock,
         transport=transport,
     )
-    return Forwarder(
+    forwarder = Forwarder(
         ctx.session_maker,
         client,
         ctx.uploads.store,
@@ -35,6 +37,10 @@ def build_forwarder(
         ForwardingPolicy(
             max_attempts=settings.forward_max_attempts,
             backoff_cap=settings.forward_backoff_cap,
+            import_every=settings.import_every,
         ),
         postgres=make_url(settings.effective_database_url).get_backend_name() == "postgresql",
     )
+    if settings.import_every.total_seconds() > 0:
+        forwarder.importer = build_importer(ctx, transport=transport)
+    return forwarder

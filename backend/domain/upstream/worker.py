@@ -38,6 +38,7 @@ from backend.domain.audit.service import Actor, Audit
 from backend.domain.media.storage import BlobStore
 from backend.domain.sync.store import lock_counter
 
+from .importer import TaskImporter
 from .platform_client import Delivery, Outcome, PlatformClient
 
 log = logging.getLogger("zsjg.forwarding")
@@ -53,6 +54,7 @@ class ForwardingPolicy:
     backoff_cap: timedelta = timedelta(hours=1)
     idle_poll: timedelta = timedelta(seconds=1)
     publication_every: timedelta = timedelta(minutes=1)
+    import_every: timedelta = timedelta(minutes=1)
 
 
 @dataclass
@@ -88,6 +90,9 @@ class Forwarder:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_publication_check: datetime | None = None
+        self.importer: TaskImporter | None = None
+        """Reads the platform's task feed on the same loop, every ``import_every``."""
+        self._next_import: datetime | None = None
 
     # the background loop ------------------------------------------------------------------
 
@@ -105,12 +110,15 @@ class Forwarder:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.client.close()
+        if self.importer is not None:
+            await self.importer.close()
 
     async def _run(self) -> None:
         while True:
             try:
                 report = await self.run_once()
                 await self._maybe_check_publication()
+                await self._maybe_import()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a failing round must not end the worker; the next one retries
@@ -291,6 +299,20 @@ class Forwarder:
                 before={"status": TaskStatus.APPROVED.value},
                 after={"status": TaskStatus.FORWARDED.value},
             )
+
+    # the task feed -------------------------------------------------------------------------
+
+    async def _maybe_import(self) -> None:
+        now = self._clock.now()
+        if self.importer is None or (self._next_import is not None and now < self._next_import):
+            return
+        report = await self.importer.run_once()
+        wait = self.policy.import_every
+        if report.error is not None:
+            log.warning("task import stopped: %s", report.error)
+            if report.retry_after is not None:
+                wait = max(wait, timedelta(seconds=report.retry_after))
+        self._next_import = now + wait
 
     # publication ---------------------------------------------------------------------------
 

@@ -827,6 +827,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/team/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListImports */
+        get: operations["listTaskImports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/team/tasks/{task_id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Release */
+        post: operations["releaseHeldTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1108,6 +1142,43 @@ export interface components {
             status: string;
             database: string;
         };
+        /** HeldImportOut */
+        HeldImportOut: {
+            /** Format: uuid */
+            id: string;
+            task_ref: string;
+            version: number;
+            reason: string;
+            team_id: string | null;
+            /** Format: date-time */
+            first_seen_at: string;
+            /** Format: date-time */
+            last_seen_at: string;
+            payload: {
+                [key: string]: unknown;
+            };
+        };
+        /** HeldTaskOut */
+        HeldTaskOut: {
+            /** Format: uuid */
+            id: string;
+            code: string;
+            name: string;
+            platform_ref: string | null;
+            platform_version: number | null;
+            /** Format: uuid */
+            team_id: string;
+            /** Format: date */
+            due_on: string;
+            hold_reason: string | null;
+            proposed: components["schemas"]["ProposedInspector"][];
+        };
+        /** ImportsOverview */
+        ImportsOverview: {
+            held_tasks: components["schemas"]["HeldTaskOut"][];
+            held_imports: components["schemas"]["HeldImportOut"][];
+            pending_changes: components["schemas"]["PendingChangeOut"][];
+        };
         /** InspectorCounts */
         InspectorCounts: {
             /** Format: uuid */
@@ -1320,6 +1391,17 @@ export interface components {
             limit: number;
             offset: number;
         };
+        /** PendingChangeOut */
+        PendingChangeOut: {
+            /** Format: uuid */
+            id: string;
+            code: string;
+            status: string;
+            platform_ref: string | null;
+            change: {
+                [key: string]: unknown;
+            };
+        };
         /** PlanRef */
         PlanRef: {
             /** Format: uuid */
@@ -1347,6 +1429,13 @@ export interface components {
             certificate_valid_today: boolean;
             qualification_areas: components["schemas"]["QualificationOut"][];
             specialties: string[];
+        };
+        /** ProposedInspector */
+        ProposedInspector: {
+            subject: string;
+            user_id: string | null;
+            display_name: string | null;
+            is_primary: boolean;
         };
         /** PullRequest */
         PullRequest: {
@@ -1496,6 +1585,19 @@ export interface components {
             device_id: string;
             /** @default 未命名设备 */
             name: string;
+        };
+        /** Release */
+        Release: {
+            inspector_ids: string[];
+            /** Format: uuid */
+            primary_inspector_id: string;
+            reason: string;
+        };
+        /** Released */
+        Released: {
+            /** Format: uuid */
+            task_id: string;
+            status: string;
         };
         /** RetryRequest */
         RetryRequest: {
@@ -3595,6 +3697,67 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OutboxEntry"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    listTaskImports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportsOverview"];
+                };
+            };
+        };
+    };
+    releaseHeldTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Release"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Released"];
                 };
             };
             /** @description Bad request syntax or unsupported method */
