@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import rich_click as click
@@ -50,6 +50,7 @@ def demo_command(host: str, port: int, data_dir: Path, platform_port: int, no_se
     from backend.app import create_app
     from backend.clock import SystemClock
     from backend.db.migrate import upgrade
+    from backend.demo.feed import drawn_tasks
     from backend.demo.seed import DEMO_ACCOUNTS_HINT, seed_if_empty
     from backend.settings import Settings
 
@@ -64,7 +65,10 @@ def demo_command(host: str, port: int, data_dir: Path, platform_port: int, no_se
         for line in accounts:
             click.echo(f"  {line}")
         return
-    issuer, client_secret = _start_platform(host, platform_port, port, _backend_jwks(settings))
+    drawn = asyncio.run(drawn_tasks(settings, SystemClock()))
+    issuer, client_secret = _start_platform(
+        host, platform_port, port, _backend_jwks(settings), drawn
+    )
     settings = msgspec.structs.replace(settings, sso_issuer=issuer, sso_client_secret=client_secret)
     click.echo(
         f"\n掌上监管 demo — backend: http://{host}:{port}/  (API schema: http://{host}:{port}/schema)"
@@ -91,7 +95,11 @@ def _backend_jwks(settings: Settings) -> dict[str, object]:
 
 
 def _start_platform(
-    host: str, port: int, backend_port: int, backend_jwks: dict[str, object]
+    host: str,
+    port: int,
+    backend_port: int,
+    backend_jwks: dict[str, object],
+    tasks: tuple[dict[str, Any], ...] = (),
 ) -> tuple[str, str]:
     """The reference platform in a thread of its own, on its own port, with the backend as its
     client; answers its issuer URL and the backend's client secret."""
@@ -117,6 +125,7 @@ def _start_platform(
             f"http://{name}:{backend_port}/api/v1/auth/sso/callback" for name in sorted(hosts)
         ),
         backend_jwks=backend_jwks,
+        tasks=tasks,
         control_token=os.environ.get("ZSJG_PLATFORM_CONTROL_TOKEN") or secrets.token_urlsafe(18),
     )
     server = uvicorn.Server(

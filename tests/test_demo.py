@@ -193,7 +193,13 @@ def test_zsjg_demo_serves_the_api(tmp_path: Path) -> None:
         assert login.status_code == 200, login.text
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         me = httpx.get(f"{base}/api/v1/me", headers=headers, timeout=5).json()
-        mine = httpx.get(f"{base}/api/v1/tasks?limit=200", headers=headers, timeout=5).json()
+        # the worker takes in the platform's drawn tasks: two assigned to insp01, one held
+        for _ in range(100):
+            mine = httpx.get(f"{base}/api/v1/tasks?limit=200", headers=headers, timeout=5).json()
+            if sum(t["code"].startswith("PT") for t in mine["items"]) == 2:
+                break
+            time.sleep(0.2)
+        assert sum(t["code"].startswith("PT") for t in mine["items"]) == 2
         assert mine["total"] > 0
         assert all(any(i["id"] == me["id"] for i in t["inspectors"]) for t in mine["items"])
         lead = httpx.post(
