@@ -261,3 +261,63 @@ async def test_two_workers_share_the_outbox_and_deliver_nothing_twice(
             select(OutboxMessage.id).where(OutboxMessage.state != OutboxState.SENT).limit(1)
         )
     assert unsent is None
+
+
+async def test_a_correction_after_forwarding_goes_as_a_new_version_with_its_own_keys(
+    forwarding: Forwarding,
+) -> None:
+    f = forwarding
+    await f.approve()
+    await drain(f)
+    lead = await f.login(f.lead)
+    early = await f.backend.post(
+        f"/api/v1/team/tasks/{uuid.uuid4()}/reopen", json={"reason": "无此任务"}, headers=lead
+    )
+    assert early.status_code == 404
+    reason = "平台反馈：检查日期填写有误，请更正"
+    r = await f.backend.post(
+        f"/api/v1/team/tasks/{f.task_id}/reopen", json={"reason": reason}, headers=lead
+    )
+    assert r.status_code == 200 and r.json()["status"] == "reopened", r.text
+    assert await _pulled_status(f) == "reopened"
+
+    # the primary inspector's phone submits the corrected record again
+    device = uuid.uuid4()
+    headers = await f.login(f.inspector, device)
+    r = await f.backend.post(
+        "/api/v1/sync/push",
+        json={
+            "protocol_version": 1,
+            "app_version": "test",
+            "client_id": str(device),
+            "mutations": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "client_id": str(device),
+                    "seq": 1,
+                    "hlc": f"{int(f.clock.now().timestamp() * 1000):015d}.000000.{device}",
+                    "kind": "transition",
+                    "entity": "task",
+                    "entity_id": str(f.task_id),
+                    "task_id": str(f.task_id),
+                    "payload": {"to": "submitted"},
+                }
+            ],
+        },
+        headers=headers,
+    )
+    assert r.status_code == 200 and r.json()["results"][0]["outcome"] == "applied", r.text
+    second = await f.approve()
+    assert second["record_version"] == 2
+    await drain(f)
+    received = await f.received()
+    keys = sorted(r["record_key"] for r in received["records"])
+    assert keys == [f"record:{f.task_id}:v1", f"record:{f.task_id}:v2"]
+    assert set(received["attempts"].values()) == {1}  # each version's messages sent once
+    assert await f.status() == "forwarded"
+    twice = await f.backend.post(
+        f"/api/v1/team/tasks/{f.task_id}/reopen",
+        json={"reason": reason},
+        headers=await f.login(f.inspector),
+    )
+    assert twice.status_code == 403

@@ -35,6 +35,7 @@ class AuditAction(enum.StrEnum):
     RECORD_RETURNED = "record_returned"
     RECORD_FORWARDED = "record_forwarded"
     RECORD_PUBLISHED = "record_published"
+    RECORD_REOPENED = "record_reopened"
     RECORD_DEAD_LETTERED = "record_dead_lettered"
     RECORD_RETRIED = "record_retried"
     # reference data

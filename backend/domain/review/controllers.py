@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK
 from backend.http.deps import AuditUnit, Caller, Ctx, DbSession
 from backend.http.security import requires_team_lead
 
-from .services import Approval, Return, Reviewed, approve, return_record
+from .services import Approval, Return, Reviewed, approve, reopen, return_record
 
 
 class ReviewController(Controller):
@@ -46,3 +46,16 @@ class ReviewController(Controller):
     ) -> Reviewed:
         """Return a submitted record to its inspectors (退回) with the reason they will see."""
         return await return_record(db_session, audit, principal, task_id, data)
+
+    @post("/reopen", operation_id="reopenRecord", status_code=HTTP_200_OK)
+    async def reopen(
+        self,
+        task_id: FromPath[uuid.UUID],
+        data: JSONBody[Return],
+        principal: Caller,
+        db_session: DbSession,
+        audit: AuditUnit,
+    ) -> Reviewed:
+        """Reopen a forwarded or published record for a correction (更正), with the reason the
+        inspectors will see; its next approval is forwarded as a new version."""
+        return await reopen(db_session, audit, principal, task_id, data)

@@ -134,6 +134,41 @@ async def approve(
     )
 
 
+REOPENABLE = frozenset({TaskStatus.FORWARDED, TaskStatus.PUBLISHED})
+
+
+async def reopen(
+    session: AsyncSession, audit: Audit, principal: Principal, task_id: uuid.UUID, change: Return
+) -> Reviewed:
+    """A correction after forwarding (更正): the inspectors may edit again; the next approval
+    forwards the record as a new version with keys of its own (``record:{task}:v{n+1}``)."""
+    meta = await lock_counter(session)
+    task = await _led_task(session, principal.user_id, task_id)
+    if task.status not in REOPENABLE:
+        raise TaskNotReviewable(
+            f"只有已报送或已公示的任务才能更正（当前状态：{task.status.value}）",
+            task_status=task.status.value,
+        )
+    before = task.status.value
+    now = audit.clock.now()
+    task.status = TaskStatus.REOPENED
+    task.review_note = change.reason
+    meta.seq += 1
+    task.sync_version = meta.seq
+    task.updated_at = now
+    await session.flush()
+    audit.record(
+        AuditAction.RECORD_REOPENED,
+        subject_kind="task",
+        subject_id=task.id,
+        task_id=task.id,
+        reason=change.reason,
+        before={"status": before},
+        after={"status": task.status.value},
+    )
+    return Reviewed(task_id=task.id, status=task.status.value)
+
+
 async def return_record(
     session: AsyncSession, audit: Audit, principal: Principal, task_id: uuid.UUID, change: Return
 ) -> Reviewed:

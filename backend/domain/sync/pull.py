@@ -44,6 +44,9 @@ _WHERE_WE_ARE = (
 )
 
 
+_WITH_NOTE = frozenset({TaskStatus.RETURNED, TaskStatus.REOPENED})
+"""Statuses whose lead's reason (退回 or 更正) the phones show."""
+
 _NEWEST_TABLES = select(CodeTableVersion.name, func.max(CodeTableVersion.version)).group_by(
     CodeTableVersion.name
 )
@@ -304,7 +307,7 @@ class PullService:
                 object=object_detail(t.object),
                 inspectors=inspectors.get(t.id, []),
                 items=items.get(t.id, []) if t.id in whole else None,
-                review_note=t.review_note if t.status is TaskStatus.RETURNED else None,
+                review_note=t.review_note if t.status in _WITH_NOTE else None,
             )
             for t in tasks
         ]

@@ -62,7 +62,8 @@ class PulledTask(msgspec.Struct, kw_only=True):
     items: list[TaskItemOut] | None
     """The items with their checklists, sent when the device first sees the task."""
     review_note: str | None = None
-    """Why the team lead returned the record (退回原因), while it is returned."""
+    """Why the team lead returned the record (退回原因) or reopened it for a correction (更正),
+    while it is returned or reopened."""
 
 
 class PullResponse(msgspec.Struct, kw_only=True):

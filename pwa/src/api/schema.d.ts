@@ -776,6 +776,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/team/tasks/{task_id}/reopen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reopen */
+        post: operations["reopenRecord"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/team/tasks/{task_id}/return": {
         parameters: {
             query?: never;
@@ -904,7 +921,7 @@ export interface components {
          * AuditAction
          * @enum {string}
          */
-        AuditAction: "login" | "login_failed" | "logout" | "device_registered" | "device_revoked" | "refresh_token_reuse_detected" | "task_imported" | "task_assigned" | "task_reassigned" | "task_transitioned" | "rule_refused" | "conflict_of_interest_declared" | "object_registered" | "mutation_applied" | "mutation_rejected" | "mutation_flagged_late" | "conflict_recorded" | "conflict_resolved" | "file_accepted" | "file_refused" | "record_approved" | "record_returned" | "record_forwarded" | "record_published" | "record_dead_lettered" | "record_retried" | "calendar_changed" | "code_table_published";
+        AuditAction: "login" | "login_failed" | "logout" | "device_registered" | "device_revoked" | "refresh_token_reuse_detected" | "task_imported" | "task_assigned" | "task_reassigned" | "task_transitioned" | "rule_refused" | "conflict_of_interest_declared" | "object_registered" | "mutation_applied" | "mutation_rejected" | "mutation_flagged_late" | "conflict_recorded" | "conflict_resolved" | "file_accepted" | "file_refused" | "record_approved" | "record_returned" | "record_forwarded" | "record_published" | "record_reopened" | "record_dead_lettered" | "record_retried" | "calendar_changed" | "code_table_published";
         /** AuditEventOut */
         AuditEventOut: {
             seq: number;
@@ -3565,6 +3582,47 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["Approval"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reviewed"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    reopenRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Return"];
             };
         };
         responses: {

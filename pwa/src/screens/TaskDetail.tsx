@@ -75,9 +75,9 @@ export function TaskDetail({ taskId }: { taskId: string }) {
           {view.pending > 0 && <span class="badge pending">待同步 {view.pending}</span>}
         </div>
       </header>
-      {view.status === "returned" && task.review_note && (
+      {(view.status === "returned" || view.status === "reopened") && task.review_note && (
         <p class="notice warn" role="status">
-          <strong>退回原因：</strong>
+          <strong>{view.status === "returned" ? "退回原因：" : "更正原因："}</strong>
           {task.review_note}
         </p>
       )}
