@@ -1,0 +1,269 @@
+"""Changes to a task already taken in: a held task re-checked, an untouched one changed whole,
+one with work under way changed in name and due date only (the rest waits for the lead)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.clock import Clock
+from backend.db.models import (
+    HeldImport,
+    InspectionItemVersion,
+    Plan,
+    SyncRecord,
+    Task,
+    TaskAssignment,
+    TaskRevocation,
+    TaskStatus,
+)
+from backend.domain.audit.service import Audit
+from backend.domain.deadlines import services as deadlines
+from backend.errors import DomainError
+from sync import server_record_id
+
+from ._feed import FeedTask
+from ._report import ImportReport, Unresolvable
+from ._rules import _calendar, _captured, _history, _point_ids, _snapshot, _wanted, activate
+
+if TYPE_CHECKING:
+    from ._apply import _Resolved
+
+
+class _Changes:
+    """The part of ``_Apply`` that takes a newer version of a task already here."""
+
+    session: AsyncSession
+    audit: Audit
+    clock: Clock
+    report: ImportReport
+
+    if TYPE_CHECKING:  # defined by ``_Apply``
+
+        def _bump(self) -> int: ...
+
+        def _record(
+            self,
+            outcome: str,
+            ref: str,
+            version: int,
+            *,
+            task: Task | None = None,
+            held: HeldImport | None = None,
+            reason: str | None = None,
+            **details: Any,
+        ) -> None: ...
+
+        async def _resolve(
+            self, ref: str, feed: FeedTask, *, team_id: uuid.UUID | None
+        ) -> _Resolved: ...
+
+        async def _set_items(self, task: Task, versions: list[InspectionItemVersion]) -> None: ...
+
+        async def _problem(self, feed: FeedTask, r: _Resolved) -> str | None: ...
+
+        async def _check(self, feed: FeedTask, r: _Resolved) -> None: ...
+
+    async def _change(self, task: Task, version: int, feed: FeedTask) -> None:
+        ref = task.platform_ref or ""
+        task.platform_version = version
+        task.platform_task = msgspec.to_builtins(feed)
+        if task.status is TaskStatus.HELD:
+            await self._recheck(task, version, feed)
+            return
+        captured = task.status is not TaskStatus.ASSIGNED or await _captured(self.session, task)
+        before = await _snapshot(self.session, task)
+        wanted = _wanted(feed)
+        changed = {k for k in wanted if before.get(k) != wanted[k]}
+        if not changed:
+            self.report.ignored += 1
+            return
+        reason = None
+        if not captured:
+            try:
+                await self._apply_all(task, feed, changed)
+                self.report.updated += 1
+                self._record("updated", ref, version, task=task, changed=sorted(changed))
+                return
+            except Unresolvable as exc:
+                reason = exc.reason
+            except DomainError as exc:
+                reason = exc.detail
+        # keep the local work: the name and the due date change, the rest waits for the lead
+        if "name" in changed:
+            task.name = feed.name
+        if "due_on" in changed:
+            task.due_on = feed.due_on
+            plan = await self.session.get(Plan, task.plan_id)
+            assert plan is not None
+            deadlines.apply(task, plan, await _calendar(self.session, task))
+        rest = changed - {"name", "due_on"}
+        if rest:
+            task.platform_change_pending = {
+                "version": version,
+                "at": self.clock.now().isoformat(),
+                "reason": reason or "任务已开始检查，平台的其他调整需由组长处理",
+                "changes": {k: {"from": before.get(k), "to": wanted[k]} for k in sorted(rest)},
+            }
+        task.sync_version = self._bump()
+        task.updated_at = self.clock.now()
+        if rest:
+            self.report.flagged += 1
+            self._record(
+                "flagged",
+                ref,
+                version,
+                task=task,
+                reason=task.platform_change_pending["reason"]
+                if task.platform_change_pending
+                else None,
+                applied=sorted(changed - rest),
+                pending=sorted(rest),
+            )
+        else:
+            self.report.updated += 1
+            self._record("updated", ref, version, task=task, changed=sorted(changed))
+
+    async def _recheck(self, task: Task, version: int, feed: FeedTask) -> None:
+        ref = task.platform_ref or ""
+        try:
+            r = await self._resolve(ref, feed, team_id=task.team_id)
+        except Unresolvable as exc:
+            task.name, task.due_on = feed.name, feed.due_on
+            task.hold_reason = exc.reason
+            self.report.held += 1
+            self._record("held", ref, version, task=task, reason=exc.reason)
+            return
+        task.name, task.issued_on, task.due_on = feed.name, feed.issued_on, feed.due_on
+        task.plan_id, task.object_id, task.lead_department_id = (
+            r.plan.id,
+            r.object_id,
+            r.department_id,
+        )
+        task.updated_at = self.clock.now()
+        deadlines.apply(task, r.plan, deadlines.EMPTY_CALENDAR)
+        await self._set_items(task, r.versions)
+        problem = await self._problem(feed, r)
+        if problem is not None:
+            task.hold_reason = problem
+            self.report.held += 1
+            self._record("held", ref, version, task=task, reason=problem)
+            return
+        assert r.primary_id is not None
+        await activate(
+            self.session,
+            self.audit,
+            task,
+            r.inspector_ids,
+            r.primary_id,
+            by_user_id=None,
+            action="imported",
+            reason=None,
+        )
+        self.report.assigned += 1
+        self._record("released", ref, version, task=task)
+
+    async def _apply_all(self, task: Task, feed: FeedTask, changed: set[str]) -> None:
+        """Every change to an assigned task with nothing captured; refused as a whole by a rule."""
+        ref = task.platform_ref or ""
+        r = await self._resolve(ref, feed, team_id=task.team_id)
+        await self._check(feed, r)  # refuses before anything of the task changes
+        assert r.primary_id is not None
+        task.name, task.issued_on, task.due_on = feed.name, feed.issued_on, feed.due_on
+        task.plan_id, task.object_id, task.lead_department_id = (
+            r.plan.id,
+            r.object_id,
+            r.department_id,
+        )
+        old_points = set(await _point_ids(self.session, task.id))
+        if "item_codes" in changed:
+            await self._set_items(task, r.versions)
+        now = self.clock.now()
+        deadlines.apply(task, r.plan, deadlines.EMPTY_CALENDAR)
+        whole = False
+        if "item_codes" in changed:
+            new_points = set(await _point_ids(self.session, task.id))
+            for point in sorted(old_points - new_points, key=str):
+                record = await self.session.get(
+                    SyncRecord, ("check_item", server_record_id(task.id, "check_item", str(point)))
+                )
+                if record is not None:
+                    record.deleted = True
+                    record.version = self._bump()
+            for point in sorted(new_points - old_points, key=str):
+                rid = server_record_id(task.id, "check_item", str(point))
+                record = await self.session.get(SyncRecord, ("check_item", rid))
+                if record is None:
+                    self.session.add(
+                        SyncRecord(
+                            entity="check_item",
+                            id=rid,
+                            task_id=task.id,
+                            fields={},
+                            version=self._bump(),
+                            deleted=False,
+                        )
+                    )
+                else:
+                    record.deleted, record.version = False, self._bump()
+            whole = True  # the phones take the task whole again, with its new checklist
+        current = (
+            await self.session.scalars(
+                select(TaskAssignment).where(TaskAssignment.task_id == task.id)
+            )
+        ).all()
+        previous = {a.user_id: a for a in current}
+        previous_primary = next((a.user_id for a in current if a.is_primary), None)
+        wanted = list(dict.fromkeys(r.inspector_ids))
+        reassigned = set(previous) != set(wanted) or previous_primary != r.primary_id
+        if reassigned:
+            await self.session.execute(
+                delete(TaskAssignment).where(TaskAssignment.task_id == task.id)
+            )
+            await self.session.flush()
+            for user_id in sorted(set(previous) - set(wanted), key=str):
+                self.session.add(
+                    TaskRevocation(
+                        id=uuid.uuid4(),
+                        task_id=task.id,
+                        user_id=user_id,
+                        version=self._bump(),
+                        at=now,
+                    )
+                )
+        task.sync_version = self._bump()
+        task.updated_at = now
+        if reassigned:
+            self.session.add_all(
+                TaskAssignment(
+                    task_id=task.id,
+                    user_id=user_id,
+                    is_primary=user_id == r.primary_id,
+                    assigned_at=previous[user_id].assigned_at if user_id in previous else now,
+                    assigned_version=(
+                        previous[user_id].assigned_version
+                        if user_id in previous and not whole
+                        else task.sync_version
+                    ),
+                )
+                for user_id in wanted
+            )
+            await _history(
+                self.session,
+                task,
+                now,
+                by_user_id=None,
+                action="platform",
+                inspector_ids=wanted,
+                primary_id=r.primary_id,
+                previous=sorted(str(i) for i in previous),
+                reason="平台调整检查人员",
+            )
+        elif whole:
+            for a in current:
+                a.assigned_version = task.sync_version
+        await self.session.flush()
