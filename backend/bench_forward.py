@@ -63,6 +63,7 @@ def _platform(root: Path, jwks: dict[str, Any]) -> Iterator[str]:
             SECRET,
             "--backend-jwks",
             str(root / "jwks.json"),
+            "--no-access-log",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -338,7 +338,14 @@ def calendar_load(file: Path, data_dir: Path | None) -> None:
     type=click.IntRange(0, 30 * 86400),
     help="Seconds after receipt until a record counts as published.",
 )
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log every request (off for benchmarks).",
+)
 def platform_command(
+    access_log: bool,
     host: str,
     port: int,
     client_secret: str | None,
@@ -372,7 +379,13 @@ def platform_command(
     click.echo(
         "  identities: the demo accounts (insp01…insp25, lead01…lead05, ops01), password zsjg-demo"
     )
-    uvicorn.run(create_platform_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_platform_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+    )
 
 
 @click.group(name="keys")

@@ -1,5 +1,7 @@
-"""The task import: the platform's reference and version on a task, why it is held, a change
-waiting for the lead, the feed's cursor, and the feed tasks that could not become tasks
+"""Task import: platform references, holds, pending changes, the feed cursor, held imports
+
+A task's platform reference and version, why it is held, a change waiting for the lead; the
+feed's cursor; the feed tasks that could not become tasks.
 
 Revision ID: 0009
 Revises: 0008
