@@ -209,24 +209,31 @@ class Forwarder:
         with write_intent():
             async with self._session_maker() as session, session.begin():
                 audit = Audit(session, self._clock, Actor.system())
+                delivered = [(m, o) for m, o in outcomes if o.result == "sent"]
+                if delivered:
+                    # one executemany for the common case; done whoever holds the lease now
+                    await session.execute(
+                        update(OutboxMessage),
+                        [
+                            {
+                                "id": message.id,
+                                "state": OutboxState.SENT,
+                                "sent_at": now,
+                                "last_status": outcome.status,
+                                "last_error": None,
+                                "receipt": outcome.receipt,
+                                "claimed_until": None,
+                            }
+                            for message, outcome in delivered
+                        ],
+                    )
+                for message, _ in delivered:
+                    report.sent += 1
+                    report.keys.append(message.idempotency_key)
+                    if message.kind is OutboxKind.RECORD:
+                        forwarded.add(message.task_id)
                 for message, outcome in outcomes:
                     if outcome.result == "sent":
-                        report.sent += 1
-                        report.keys.append(message.idempotency_key)
-                        await session.execute(
-                            update(OutboxMessage)
-                            .where(OutboxMessage.id == message.id)
-                            .values(
-                                state=OutboxState.SENT,
-                                sent_at=now,
-                                last_status=outcome.status,
-                                last_error=None,
-                                receipt=outcome.receipt,
-                                claimed_until=None,
-                            )
-                        )
-                        if message.kind is OutboxKind.RECORD:
-                            forwarded.add(message.task_id)
                         continue
                     fresh = await session.get(OutboxMessage, message.id, with_for_update=True)
                     if (
