@@ -1,0 +1,168 @@
+"""Adversarial review of the forwarding worker: answers from the platform that a real platform (or
+a proxy in front of it) can give, and what they do to the worker's bookkeeping.
+
+Each test is bounded in rounds (and the module in wall time)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import anyio
+import httpx
+import pytest
+
+from backend.db.models import OutboxState
+from backend.domain.upstream.platform_client import PlatformClient
+from backend.domain.upstream.worker import Forwarder
+from tests.upstream.conftest import Forwarding
+from tests.upstream.test_forwarding import _second_submitted_task, drain
+
+pytestmark = pytest.mark.anyio
+LIMIT = 60  # seconds of wall time per test body (anyio.fail_after)
+
+Rule = Callable[[httpx.Request], httpx.Response | None]
+
+
+class Rewriting(httpx.AsyncBaseTransport):
+    """The platform, except where ``rule`` answers instead (a proxy, a misbehaving platform)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, rule: Rule) -> None:
+        self.inner, self.rule = inner, rule
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        answer = self.rule(request)
+        if answer is not None:
+            return answer
+        return await self.inner.handle_async_request(request)
+
+
+def worker_with(f: Forwarding, rule: Rule) -> Forwarder:
+    original = f.worker.client
+    client = PlatformClient(
+        base_url=original.base_url,
+        token_url=original._token_url,
+        client_id=original._client_id,
+        client_secret=original._client_secret,
+        signer=original._signer,
+        clock=f.clock,
+        transport=Rewriting(original._transport, rule),  # type: ignore[arg-type]
+    )
+    return Forwarder(
+        f.db, client, f.ctx.uploads.store, f.clock, f.worker.policy, postgres=f.worker.postgres
+    )
+
+
+# --- Retry-After ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    [
+        b"999999999999",  # 31 700 years: datetime overflows in _settle
+        b"\xb2",  # latin-1 superscript two: str.isdigit() is True, float() raises
+    ],
+    ids=["huge", "unicode-digit"],
+)
+async def test_one_odd_retry_after_does_not_lose_the_rounds_other_outcomes(
+    forwarding: Forwarding, retry_after: bytes
+) -> None:
+    """A single 503 with an odd Retry-After from the platform (or a proxy) must cost that message
+    a wait, not the bookkeeping of every other message delivered in the same round."""
+    f = forwarding
+    other = await _second_submitted_task(f)  # one record, no files
+    await f.approve()
+    await f.approve(other)
+    poisoned = f"record:{f.task_id}:v1:file:"
+
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        if request.headers.get("idempotency-key", "").startswith(poisoned):
+            return httpx.Response(503, headers=[(b"retry-after", retry_after)])
+        return None
+
+    worker = worker_with(f, rule)
+    try:
+        with anyio.fail_after(LIMIT):
+            await worker.run_once()  # today: OverflowError / ValueError out of the round
+    finally:
+        by_key = {m.idempotency_key: m for m in await f.outbox()}
+        other_record = by_key[f"record:{other}:v1"]
+        # the other task's record reached the platform in this round ...
+        assert f"record:{other}:v1" in (await f.received())["attempts"]
+        # ... and the backend must know it
+        assert other_record.state is OutboxState.SENT, (
+            "the platform stored the other task's record, but the round's bookkeeping was lost"
+        )
+        await worker.client.close()
+
+
+@pytest.mark.parametrize("retry_after", ["0", "Thu, 01 Jan 2026 00:00:00 GMT"])
+async def test_a_zero_or_past_retry_after_does_not_make_the_worker_spin(
+    forwarding: Forwarding, retry_after: str
+) -> None:
+    """A platform that keeps answering 429 with ``Retry-After: 0`` (or a date in the past): the
+    wait is not counted and has no floor, so at one instant the same message is claimed and sent
+    again round after round — the server's loop does not sleep while a round claimed anything —
+    and it never becomes a dead letter."""
+    f = forwarding
+    other = await _second_submitted_task(f)
+    await f.approve(other)
+
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path == "/api/results/records":
+            return httpx.Response(429, headers={"Retry-After": retry_after})
+        return None
+
+    worker = worker_with(f, rule)
+    try:
+        with anyio.fail_after(LIMIT):
+            await drain(f, worker)  # fails: "the outbox did not drain in 20 rounds"
+    finally:
+        [message] = await f.outbox()
+        assert message.deliveries <= 3, f"{message.deliveries} deliveries at one instant"
+        await worker.client.close()
+
+
+# --- publication ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("published_at", ["2026-11-30 late", "2026-11-30T02:00:00"])
+async def test_one_odd_publication_answer_does_not_stop_every_task_being_published(
+    forwarding: Forwarding, published_at: str
+) -> None:
+    """Two forwarded tasks, both published by the platform; one answer's ``published_at`` is
+    malformed (or has no offset). The other task must still be marked published."""
+    f = forwarding
+    other = await _second_submitted_task(f)
+    await f.approve()
+    await f.approve(other)
+    await drain(f)
+    assert await f.status() == "forwarded" and await f.status(other) == "forwarded"
+    odd = f"/api/results/records/record:{f.task_id}:v1/publication"
+
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "GET" and request.url.path == odd:
+            return httpx.Response(
+                200,
+                json={
+                    "record_key": f"record:{f.task_id}:v1",
+                    "status": "published",
+                    "published_at": published_at,
+                },
+            )
+        return None
+
+    worker = worker_with(f, rule)
+    try:
+        for _ in range(3):  # the server's loop asks every minute; it raises every time today
+            try:
+                with anyio.fail_after(LIMIT):
+                    await worker.check_publication()
+            except Exception:  # noqa: BLE001, S110 - what the loop does: log and go on
+                pass
+            f.clock.advance(timedelta(minutes=1))
+        assert await f.status(other) == "published", "one odd answer blocks every publication"
+    finally:
+        await worker.client.close()
+
