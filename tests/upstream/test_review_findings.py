@@ -62,8 +62,11 @@ def worker_with(f: Forwarding, rule: Rule) -> Forwarder:
     [
         b"999999999999",  # 31 700 years: datetime overflows in _settle
         b"\xb2",  # latin-1 superscript two: str.isdigit() is True, float() raises
+        # an hour from now in asctime, an HTTP-date every recipient MUST accept (RFC 9110
+        # 5.6.7): parsedate_to_datetime gives a naive datetime, and naive - aware raises
+        b"Mon Nov 30 03:00:00 2026",
     ],
-    ids=["huge", "unicode-digit"],
+    ids=["huge", "unicode-digit", "asctime-http-date"],
 )
 async def test_one_odd_retry_after_does_not_lose_the_rounds_other_outcomes(
     forwarding: Forwarding, retry_after: bytes
@@ -159,10 +162,46 @@ async def test_one_odd_publication_answer_does_not_stop_every_task_being_publish
             try:
                 with anyio.fail_after(LIMIT):
                     await worker.check_publication()
-            except Exception:  # noqa: BLE001, S110 - what the loop does: log and go on
-                pass
+            except Exception:  # noqa: BLE001 - what the loop does: log and go on
+                continue
             f.clock.advance(timedelta(minutes=1))
         assert await f.status(other) == "published", "one odd answer blocks every publication"
     finally:
         await worker.client.close()
 
+
+
+async def test_a_legal_asctime_retry_after_stalls_the_other_tasks_of_its_batch_for_good(
+    forwarding: Forwarding,
+) -> None:
+    """The server's loop logs a failed round and goes on; the leases run out and the same batch
+    is claimed, delivered and lost again, every lease, for as long as the platform keeps
+    answering that one photo with an asctime Retry-After: the other task never leaves
+    ``approved`` although the platform has had its record since the first round."""
+    f = forwarding
+    other = await _second_submitted_task(f)
+    await f.approve()
+    await f.approve(other)
+    poisoned = f"record:{f.task_id}:v1:file:"
+
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        if request.headers.get("idempotency-key", "").startswith(poisoned):
+            return httpx.Response(503, headers={"Retry-After": "Mon Nov 30 03:00:00 2026"})
+        return None
+
+    worker = worker_with(f, rule)
+    try:
+        with anyio.fail_after(LIMIT):
+            for _ in range(5):  # what Forwarder._run does, a lease apart
+                try:
+                    await worker.run_once()
+                except Exception:  # noqa: BLE001 - _run logs it and goes on
+                    f.clock.advance(worker.policy.lease)
+                    continue
+                f.clock.advance(timedelta(seconds=1))
+        deliveries = (await f.received())["attempts"][f"record:{other}:v1"]
+        assert await f.status(other) == "forwarded", (
+            f"the other task's record was delivered {deliveries} times and is still not forwarded"
+        )
+    finally:
+        await worker.client.close()
