@@ -107,5 +107,3 @@ async def test_the_sso_cookie_is_scoped(sso: Sso) -> None:  # noqa: F811
     assert "samesite=lax" in cookie and "secure" not in cookie  # http in the tests
     state = parse_qs(urlparse(r.headers["location"]).query)["state"][0]
     assert len(state) >= 43
-
-
