@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +36,8 @@ JWKS_COOLDOWN = timedelta(minutes=5)
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "sub"]
 FOREIGN_KEY_HEADERS = ("jku", "x5u", "jwk", "x5c")
 TIMEOUT = httpx.Timeout(10.0)
+MAX_TIMESTAMP = 253_402_300_800
+"""9999-12-31T24:00Z: a time at or after it cannot be a datetime."""
 _KEY_TYPES = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
 
 
@@ -215,9 +218,12 @@ class OidcClient:
         leeway = LEEWAY.total_seconds()
         for name in ("exp", "iat", "nbf"):
             if name in claims and (
-                not isinstance(claims[name], int | float) or isinstance(claims[name], bool)
+                not isinstance(claims[name], int | float)
+                or isinstance(claims[name], bool)
+                or not math.isfinite(claims[name])  # json reads NaN and Infinity
+                or not 0 <= claims[name] < MAX_TIMESTAMP
             ):
-                raise SsoError(f"the ID token's {name} is not a number")
+                raise SsoError(f"the ID token's {name} is not a time")
         if claims["exp"] + leeway < now:
             raise SsoError("the ID token has expired")
         if claims["iat"] - leeway > now:

@@ -19,7 +19,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -237,15 +237,31 @@ def _outcome(response: httpx.Response, now: datetime, requests: int) -> Outcome:
     return Outcome("retry", status, error, requests=requests)
 
 
+MAX_RETRY_AFTER = timedelta(days=7).total_seconds()
+"""The longest wait a Retry-After is taken at its word for (a larger one is cut to this)."""
+
+
 def retry_after(value: str | None, now: datetime) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3), in
+    any of the three HTTP-date formats (an asctime date has no zone: it is GMT).
+
+    ``None`` — a counted failure with backoff — when it is missing, malformed, or asks for no
+    wait at all (0, a date in the past): otherwise a platform answering so would be asked again
+    at once, without end and without ever becoming a dead letter.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    if value.isascii() and value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if seconds <= 0:
         return None
-    return max((when - now).total_seconds(), 0.0)
+    return min(seconds, MAX_RETRY_AFTER)

@@ -24,7 +24,7 @@ import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -134,7 +134,11 @@ class Forwarder:
 
         async def one(message: OutboxMessage) -> tuple[OutboxMessage, Outcome]:
             async with gate:
-                return message, await self._deliver(message)
+                try:
+                    return message, await self._deliver(message)
+                except Exception as exc:  # one message's surprise must not cost the others
+                    log.exception("delivering %s failed", message.idempotency_key)
+                    return message, Outcome("retry", None, f"internal: {exc!r}"[:500])
 
         outcomes = await asyncio.gather(*(one(m) for m in claimed))
         await self._settle(outcomes, report)
@@ -294,6 +298,18 @@ class Forwarder:
 
     # publication ---------------------------------------------------------------------------
 
+    def _published_at(self, at: object) -> datetime:
+        """The platform's ``published_at``; now when it is missing or malformed (a time without
+        an offset is UTC): one odd answer must not hold back every other task's publication."""
+        if isinstance(at, str):
+            try:
+                when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+            except ValueError:
+                log.warning("publication time %r is not ISO 8601", at[:100])
+            else:
+                return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        return self._clock.now()
+
     async def _maybe_check_publication(self) -> None:
         now = self._clock.now()
         last = self._last_publication_check
@@ -324,12 +340,7 @@ class Forwarder:
         for task_id, (subject, key) in latest.items():
             status = await self.client.publication(subject, key)
             if status and status.get("status") == "published":
-                at = status.get("published_at")
-                published[task_id] = (
-                    datetime.fromisoformat(at.replace("Z", "+00:00"))
-                    if isinstance(at, str)
-                    else self._clock.now()
-                )
+                published[task_id] = self._published_at(status.get("published_at"))
         if not published:
             return 0
         with write_intent():
