@@ -204,3 +204,41 @@ async def test_a_legal_asctime_retry_after_stalls_the_other_tasks_of_its_batch_f
         )
     finally:
         await worker.client.close()
+
+
+async def test_a_token_endpoint_refusal_does_not_dead_letter_the_whole_backlog(
+    forwarding: Forwarding,
+) -> None:
+    """The token exchange is refused with 400 ``invalid_grant`` for a while — the backend's key
+    not yet (re-)registered at the platform, or its clock a minute ahead of the platform's. That
+    says nothing about any message, yet every message claimed becomes a dead letter on its first
+    attempt, and an operator has to retry each one by hand once the platform is fixed."""
+    f = forwarding
+    other = await _second_submitted_task(f)
+    await f.approve()
+    await f.approve(other)
+    refusing = [True]
+
+    def rule(request: httpx.Request) -> httpx.Response | None:
+        if refusing[0] and request.url.path == "/oidc/token":
+            return httpx.Response(
+                400,
+                json={
+                    "error": "invalid_grant",
+                    "error_description": "the subject token was issued in the future",
+                },
+            )
+        return None
+
+    worker = worker_with(f, rule)
+    try:
+        with anyio.fail_after(LIMIT):
+            await worker.run_once()
+            refusing[0] = False  # the platform registers the key / the clocks agree again
+            for _ in range(10):
+                f.clock.advance(worker.policy.backoff_cap)
+                await drain(f, worker)
+        dead = [m.idempotency_key for m in await f.outbox() if m.state is OutboxState.DEAD]
+        assert dead == [], f"{len(dead)} dead letters, each waiting for an operator: {dead}"
+    finally:
+        await worker.client.close()
