@@ -116,7 +116,10 @@ class PlatformClient:
                 response = await self._post(delivery, token)
                 requests = 2
         except TokenError as exc:
-            return Outcome("dead" if exc.permanent else "retry", exc.status, str(exc), requests=0)
+            # a refused exchange says nothing about this message (a key not yet registered, the
+            # clocks apart, a subject not yet known): a counted retry, a dead letter only after
+            # the policy's attempts — never the whole backlog dead at once
+            return Outcome("retry", exc.status, str(exc), requests=0)
         except httpx.HTTPError as exc:
             return Outcome("retry", None, f"network: {exc!r}"[:500])
         return _outcome(response, self._clock.now(), requests)
