@@ -242,3 +242,39 @@ async def test_a_token_endpoint_refusal_does_not_dead_letter_the_whole_backlog(
         assert dead == [], f"{len(dead)} dead letters, each waiting for an operator: {dead}"
     finally:
         await worker.client.close()
+
+
+async def test_publication_polling_does_not_hold_up_forwarding(forwarding: Forwarding) -> None:
+    """The server's loop asks about every forwarded task's publication, one request after the
+    other, between two delivery rounds: while the platform is slow to answer those (or there
+    are many tasks awaiting publication — it can take weeks), a newly approved record waits
+    behind the whole sweep although the worker was woken for it."""
+    f = forwarding
+    first = await _second_submitted_task(f)
+    await f.approve(first)
+    await drain(f)
+    assert await f.status(first) == "forwarded"
+    slow = 1.5  # one forwarded task; the wait grows with their number (sequential requests)
+
+    class Slow(Rewriting):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "GET" and request.url.path.endswith("/publication"):
+                await anyio.sleep(slow)  # a slow answer: the record is still being reviewed
+                return httpx.Response(200, json={"status": "received", "published_at": None})
+            return await super().handle_async_request(request)
+
+    worker = worker_with(f, lambda _: None)
+    worker.client._transport = Slow(f.worker.client._transport, lambda _: None)  # type: ignore[arg-type]
+    try:
+        with anyio.fail_after(LIMIT):
+            await worker.start()  # its first round finds nothing, then sweeps publication
+            await anyio.sleep(0.2)
+            await f.approve()  # the lead approves another record meanwhile
+            worker.wake()
+            started = anyio.current_time()
+            while await f.status() != "forwarded":  # noqa: ASYNC110 - polling the database
+                await anyio.sleep(0.05)
+            lag = anyio.current_time() - started
+        assert lag < 1.0, f"the approved record waited {lag:.1f} s behind publication polling"
+    finally:
+        await worker.stop()
