@@ -88,6 +88,8 @@ class Forwarder:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_publication_check: datetime | None = None
+        self._publication: asyncio.Task[None] | None = None
+        """The publication sweep, beside the delivery rounds (never in their way)."""
 
     # the background loop ------------------------------------------------------------------
 
@@ -99,23 +101,24 @@ class Forwarder:
             self._task = asyncio.create_task(self._run(), name=f"forwarding-{self.name}")
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._task, self._publication):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._publication = None
         await self.client.close()
 
     async def _run(self) -> None:
         while True:
             try:
                 report = await self.run_once()
-                await self._maybe_check_publication()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a failing round must not end the worker; the next one retries
                 log.exception("forwarding round failed")
                 report = RoundReport()
+            self._maybe_check_publication()
             if report.claimed:
                 continue  # more may be due: no sleep while there is a backlog
             self._wake.clear()
@@ -310,13 +313,25 @@ class Forwarder:
                 return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
         return self._clock.now()
 
-    async def _maybe_check_publication(self) -> None:
+    def _maybe_check_publication(self) -> None:
+        """Start the publication sweep when it is due and not still running: its requests (one
+        per forwarded task) must not hold up the delivery of newly approved records."""
+        if self._publication is not None and not self._publication.done():
+            return
         now = self._clock.now()
         last = self._last_publication_check
         if last is not None and now - last < self.policy.publication_every:
             return
         self._last_publication_check = now
-        await self.check_publication()
+        self._publication = asyncio.create_task(
+            self._sweep_publication(), name=f"publication-{self.name}"
+        )
+
+    async def _sweep_publication(self) -> None:
+        try:
+            await self.check_publication()
+        except Exception:  # the next sweep tries again
+            log.exception("publication check failed")
 
     async def check_publication(self) -> int:
         """Ask the platform about forwarded records; a published one publishes its task."""
