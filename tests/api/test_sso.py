@@ -4,6 +4,7 @@ one-time login code and then the backend's own device-bound session."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -79,11 +80,17 @@ class Sso:
             json={"code": code, "device_id": str(device), "device_name": "测试手机"},
         )
 
-    def other_browser(self) -> httpx.AsyncClient:
-        """A second browser on the same running backend (its own cookies)."""
-        return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.backend.app), base_url=BACKEND
-        )
+    @contextlib.asynccontextmanager
+    async def other_browser(self) -> AsyncIterator[AsyncTestClient[Litestar]]:
+        """A second browser on the same running backend: the same client with a cookie jar of
+        its own meanwhile (a second client would serve the app on another event loop, which
+        PostgreSQL connections do not survive)."""
+        own = self.backend.cookies
+        self.backend.cookies = httpx.Cookies()
+        try:
+            yield self.backend
+        finally:
+            self.backend.cookies = own
 
     async def full(self, username: str = "amr_a") -> dict[str, str]:
         return await self.call_back(await self.sign_in_at_platform(await self.start(), username))

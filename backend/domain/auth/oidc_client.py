@@ -10,7 +10,8 @@ secret, and verifies the ID token with PyJWT against the issuer's JWKS:
 * keys come only from the issuer's ``jwks_uri``: a token naming its own key (``jku``, ``x5u``,
   ``jwk``, ``x5c``) or an extension the backend does not understand (``crit``) is refused
   without any request being made;
-* an unknown ``kid`` refreshes the JWKS at most once per ``JWKS_COOLDOWN``.
+* an unknown ``kid`` refreshes the JWKS at most once per ``JWKS_COOLDOWN`` after a fetch that
+  worked, and once per ``JWKS_RETRY`` after one that failed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,9 +34,14 @@ ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 """Asymmetric algorithms only: an ID token is never accepted with ``none`` or an HMAC."""
 LEEWAY = timedelta(seconds=30)
 JWKS_COOLDOWN = timedelta(minutes=5)
+JWKS_RETRY = timedelta(seconds=5)
+"""After a failed JWKS fetch: soon enough that one hiccup of the issuer does not lock every
+sign-in out for the whole cooldown, late enough that a failing issuer is not hammered."""
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "sub"]
 FOREIGN_KEY_HEADERS = ("jku", "x5u", "jwk", "x5c")
 TIMEOUT = httpx.Timeout(10.0)
+MAX_TIMESTAMP = 253_402_300_800
+"""9999-12-31T24:00Z: a time at or after it cannot be a datetime."""
 _KEY_TYPES = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
 
 
@@ -86,6 +93,7 @@ class OidcClient:
         self._declared: dict[str, str] = {}
         """The ``alg`` a JWKS entry names, when it names one."""
         self._keys_fetched_at: datetime | None = None
+        self._keys_failed_at: datetime | None = None
         self._lock = asyncio.Lock()
         self.jwks_fetches = 0
         """How many times the JWKS was fetched (the cooldown's test reads it)."""
@@ -215,9 +223,12 @@ class OidcClient:
         leeway = LEEWAY.total_seconds()
         for name in ("exp", "iat", "nbf"):
             if name in claims and (
-                not isinstance(claims[name], int | float) or isinstance(claims[name], bool)
+                not isinstance(claims[name], int | float)
+                or isinstance(claims[name], bool)
+                or not math.isfinite(claims[name])  # json reads NaN and Infinity
+                or not 0 <= claims[name] < MAX_TIMESTAMP
             ):
-                raise SsoError(f"the ID token's {name} is not a number")
+                raise SsoError(f"the ID token's {name} is not a time")
         if claims["exp"] + leeway < now:
             raise SsoError("the ID token has expired")
         if claims["iat"] - leeway > now:
@@ -254,16 +265,22 @@ class OidcClient:
             now = self._clock.now()
             if self._keys_fetched_at is not None and now - self._keys_fetched_at < JWKS_COOLDOWN:
                 raise SsoError(f"unknown key {kid} (the JWKS was fetched less than 5 minutes ago)")
-            await self._fetch_keys(now)
+            if self._keys_failed_at is not None and now - self._keys_failed_at < JWKS_RETRY:
+                raise SsoError(f"unknown key {kid} (the JWKS could not be fetched just now)")
+            try:
+                await self._fetch_keys(now)
+            except SsoError:
+                self._keys_failed_at = now
+                raise
         key = self._keys.get(kid)
         if key is None:
             raise SsoError(f"the issuer does not publish key {kid}")
         return key
 
     async def _fetch_keys(self, now: datetime) -> None:
-        self._keys_fetched_at = now  # a failed fetch counts too: no hammering a failing issuer
         self.jwks_fetches += 1
         document = await self._get_json((await self.metadata()).jwks_uri)
+        self._keys_fetched_at, self._keys_failed_at = now, None
         keys: dict[str, jwt.PyJWK] = {}
         declared: dict[str, str] = {}
         for entry in document.get("keys", []):

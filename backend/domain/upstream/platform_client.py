@@ -19,7 +19,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -116,7 +116,10 @@ class PlatformClient:
                 response = await self._post(delivery, token)
                 requests = 2
         except TokenError as exc:
-            return Outcome("dead" if exc.permanent else "retry", exc.status, str(exc), requests=0)
+            # a refused exchange says nothing about this message (a key not yet registered, the
+            # clocks apart, a subject not yet known): a counted retry, a dead letter only after
+            # the policy's attempts — never the whole backlog dead at once
+            return Outcome("retry", exc.status, str(exc), requests=0)
         except httpx.HTTPError as exc:
             return Outcome("retry", None, f"network: {exc!r}"[:500])
         return _outcome(response, self._clock.now(), requests)
@@ -237,15 +240,31 @@ def _outcome(response: httpx.Response, now: datetime, requests: int) -> Outcome:
     return Outcome("retry", status, error, requests=requests)
 
 
+MAX_RETRY_AFTER = timedelta(days=7).total_seconds()
+"""The longest wait a Retry-After is taken at its word for (a larger one is cut to this)."""
+
+
 def retry_after(value: str | None, now: datetime) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3), in
+    any of the three HTTP-date formats (an asctime date has no zone: it is GMT).
+
+    ``None`` — a counted failure with backoff — when it is missing, malformed, or asks for no
+    wait at all (0, a date in the past): otherwise a platform answering so would be asked again
+    at once, without end and without ever becoming a dead letter.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    if value.isascii() and value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if seconds <= 0:
         return None
-    return max((when - now).total_seconds(), 0.0)
+    return min(seconds, MAX_RETRY_AFTER)

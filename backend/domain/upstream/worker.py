@@ -24,7 +24,7 @@ import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -90,9 +90,12 @@ class Forwarder:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_publication_check: datetime | None = None
+        self._publication: asyncio.Task[None] | None = None
+        """The publication sweep, beside the delivery rounds (never in their way)."""
         self.importer: TaskImporter | None = None
-        """Reads the platform's task feed on the same loop, every ``import_every``."""
+        """Reads the platform's task feed beside the delivery rounds, every ``import_every``."""
         self._next_import: datetime | None = None
+        self._import: asyncio.Task[None] | None = None
 
     # the background loop ------------------------------------------------------------------
 
@@ -104,11 +107,12 @@ class Forwarder:
             self._task = asyncio.create_task(self._run(), name=f"forwarding-{self.name}")
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._task, self._publication, self._import):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._publication = self._import = None
         await self.client.close()
         if self.importer is not None:
             await self.importer.close()
@@ -117,13 +121,13 @@ class Forwarder:
         while True:
             try:
                 report = await self.run_once()
-                await self._maybe_check_publication()
-                await self._maybe_import()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a failing round must not end the worker; the next one retries
                 log.exception("forwarding round failed")
                 report = RoundReport()
+            self._maybe_check_publication()
+            self._maybe_import()
             if report.claimed:
                 continue  # more may be due: no sleep while there is a backlog
             self._wake.clear()
@@ -142,7 +146,11 @@ class Forwarder:
 
         async def one(message: OutboxMessage) -> tuple[OutboxMessage, Outcome]:
             async with gate:
-                return message, await self._deliver(message)
+                try:
+                    return message, await self._deliver(message)
+                except Exception as exc:  # one message's surprise must not cost the others
+                    log.exception("delivering %s failed", message.idempotency_key)
+                    return message, Outcome("retry", None, f"internal: {exc!r}"[:500])
 
         outcomes = await asyncio.gather(*(one(m) for m in claimed))
         await self._settle(outcomes, report)
@@ -309,27 +317,62 @@ class Forwarder:
 
     # the task feed -------------------------------------------------------------------------
 
-    async def _maybe_import(self) -> None:
-        now = self._clock.now()
-        if self.importer is None or (self._next_import is not None and now < self._next_import):
+    def _maybe_import(self) -> None:
+        """Start a round of the task import when it is due and none is running: reading the feed
+        must not hold up deliveries either."""
+        if self.importer is None or (self._import is not None and not self._import.done()):
             return
-        report = await self.importer.run_once()
-        wait = self.policy.import_every
+        now = self._clock.now()
+        if self._next_import is not None and now < self._next_import:
+            return
+        self._next_import = now + self.policy.import_every
+        self._import = asyncio.create_task(self._run_import(self.importer), name="task-import")
+
+    async def _run_import(self, importer: TaskImporter) -> None:
+        try:
+            report = await importer.run_once()
+        except Exception:  # the next round tries again
+            log.exception("task import failed")
+            return
         if report.error is not None:
             log.warning("task import stopped: %s", report.error)
             if report.retry_after is not None:
-                wait = max(wait, timedelta(seconds=report.retry_after))
-        self._next_import = now + wait
+                wait = max(self.policy.import_every, timedelta(seconds=report.retry_after))
+                self._next_import = self._clock.now() + wait
 
     # publication ---------------------------------------------------------------------------
 
-    async def _maybe_check_publication(self) -> None:
+    def _published_at(self, at: object) -> datetime:
+        """The platform's ``published_at``; now when it is missing or malformed (a time without
+        an offset is UTC): one odd answer must not hold back every other task's publication."""
+        if isinstance(at, str):
+            try:
+                when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+            except ValueError:
+                log.warning("publication time %r is not ISO 8601", at[:100])
+            else:
+                return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        return self._clock.now()
+
+    def _maybe_check_publication(self) -> None:
+        """Start the publication sweep when it is due and not still running: its requests (one
+        per forwarded task) must not hold up the delivery of newly approved records."""
+        if self._publication is not None and not self._publication.done():
+            return
         now = self._clock.now()
         last = self._last_publication_check
         if last is not None and now - last < self.policy.publication_every:
             return
         self._last_publication_check = now
-        await self.check_publication()
+        self._publication = asyncio.create_task(
+            self._sweep_publication(), name=f"publication-{self.name}"
+        )
+
+    async def _sweep_publication(self) -> None:
+        try:
+            await self.check_publication()
+        except Exception:  # the next sweep tries again
+            log.exception("publication check failed")
 
     async def check_publication(self) -> int:
         """Ask the platform about forwarded records; a published one publishes its task."""
@@ -353,12 +396,7 @@ class Forwarder:
         for task_id, (subject, key) in latest.items():
             status = await self.client.publication(subject, key)
             if status and status.get("status") == "published":
-                at = status.get("published_at")
-                published[task_id] = (
-                    datetime.fromisoformat(at.replace("Z", "+00:00"))
-                    if isinstance(at, str)
-                    else self._clock.now()
-                )
+                published[task_id] = self._published_at(status.get("published_at"))
         if not published:
             return 0
         with write_intent():
