@@ -227,6 +227,12 @@ class RecordIncomplete(Conflict):
     code = "record-incomplete"
 
 
+class OwnRecord(PermissionDenied):
+    """A lead may not approve a record they inspected themselves (a second pair of eyes)."""
+
+    code = "own-record"
+
+
 class OutboxMessageNotFound(NotFound):
     code = "outbox-message-not-found"
 

@@ -9,7 +9,15 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from backend.db.models import AuditEvent, OutboxKind, OutboxMessage, Task, TaskStatus
+from backend.db.models import (
+    AuditEvent,
+    OutboxKind,
+    OutboxMessage,
+    Task,
+    TaskAssignment,
+    TaskStatus,
+    User,
+)
 from tests.upstream.conftest import Forwarding, submitted_copy
 
 pytestmark = pytest.mark.anyio
@@ -172,3 +180,17 @@ async def test_the_outbox_is_for_operators_only(forwarding: Forwarding) -> None:
         f"/api/v1/ops/outbox/{some}/retry", json={"reason": "平台已修复"}, headers=ops
     )
     assert r.status_code == 422 and "死信" in r.json()["detail"]  # only a dead letter
+
+
+async def test_a_lead_does_not_approve_a_record_they_inspected(forwarding: Forwarding) -> None:
+    """A second pair of eyes: the lead assigned to the task as an inspector may not approve it."""
+    f = forwarding
+    async with f.db() as session, session.begin():
+        lead = await session.scalar(select(User).where(User.username == f.lead))
+        assert lead is not None
+        session.add(TaskAssignment(task_id=f.task_id, user_id=lead.id, is_primary=False))
+    r = await f.backend.post(
+        f"/api/v1/team/tasks/{f.task_id}/approve", json={}, headers=await f.login(f.lead)
+    )
+    assert r.status_code == 403 and r.json()["code"] == "own-record", r.text
+    assert await f.outbox() == [] and await f.status() == "submitted"

@@ -136,7 +136,9 @@ class AuthController(Controller):
             path=COOKIE_PATH,
             max_age=int(STATE_LIFETIME.total_seconds()),
             httponly=True,
-            secure=request.url.scheme == "https",
+            # behind a TLS-terminating proxy the backend may see http: the callback's scheme counts
+            secure=request.url.scheme == "https"
+            or _redirect_uri(ctx, request).startswith("https://"),
             samesite="lax",  # sent on the platform's redirect back (a top-level GET)
         )
         return response

@@ -25,7 +25,7 @@ from backend.domain.media.storage import BlobStore
 from backend.domain.sync.store import lock_counter
 from backend.domain.tasks.queries import led_team_ids
 from backend.domain.upstream.messages import compose
-from backend.errors import RecordIncomplete, TaskNotFound, TaskNotReviewable
+from backend.errors import OwnRecord, RecordIncomplete, TaskNotFound, TaskNotReviewable
 
 
 class Approval(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -77,6 +77,12 @@ async def approve(
     meta = await lock_counter(session)  # the status change is a synced write
     task = await _led_task(session, principal.user_id, task_id)
     _must_be_submitted(task, "审核通过")
+    if await session.scalar(
+        select(TaskAssignment.user_id).where(
+            TaskAssignment.task_id == task_id, TaskAssignment.user_id == principal.user_id
+        )
+    ):
+        raise OwnRecord("不能审核自己参与检查的记录；请由检查组的其他负责人审核")
     evidence = await evidence_of(session, principal, task_id)
     stale = [s for s in evidence.signatures if s.stale]
     if evidence.missing or stale:

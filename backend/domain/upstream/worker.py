@@ -48,7 +48,9 @@ log = logging.getLogger("zsjg.forwarding")
 class ForwardingPolicy:
     batch: int = 64
     concurrency: int = 16
-    lease: timedelta = timedelta(minutes=2)
+    lease: timedelta = timedelta(minutes=5)
+    """Longer than a round can take: 64 messages, 16 at a time, each up to a 30 s timeout and a
+    renewal (a lease that ran out lets another worker send again — harmless, yet wasted)."""
     max_attempts: int = 12
     backoff_base: timedelta = timedelta(seconds=2)
     backoff_cap: timedelta = timedelta(hours=1)
