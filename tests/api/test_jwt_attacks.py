@@ -164,6 +164,13 @@ def _attacks(
         },
     )
     platform = KeyRing()
+    rsa_pem = platform.current.private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    attacks["HS256 with the platform's RSA public key (PEM)"] = _hs256(
+        {**header, "kid": platform.current.kid}, claims, rsa_pem
+    )
+    attacks["HS256 with the platform's RSA public key, our kid"] = _hs256(header, claims, rsa_pem)
     id_claims = {
         "iss": "http://127.0.0.1:8100",
         "sub": claims["sub"],
