@@ -289,6 +289,22 @@ async def _measure(base: str, seconds: float, concurrency: int) -> dict[str, Any
         }
 
 
+def wait_until_up(proc: subprocess.Popen[bytes], url: str, log: Path, *, seconds: float) -> None:
+    """Until ``url`` answers 2xx; a process that stops or a deadline that passes is an error."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the process stopped before {url} answered; see {log}")
+        try:
+            if httpx.get(url, timeout=2).is_success:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not come up within {seconds:.0f} s; see {log}")
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def served(data: Path, root: Path) -> Iterator[str]:
     """``zsjg demo`` on a free port of 127.0.0.1 with ``data`` (its log in ``root``); yields its URL."""
@@ -313,18 +329,7 @@ def served(data: Path, root: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server stopped; see {root / 'server.log'}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not come up")
-            time.sleep(0.2)
+        wait_until_up(proc, f"{base}/healthz", root / "server.log", seconds=120)
         yield base
     finally:
         proc.terminate()

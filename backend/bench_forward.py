@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from backend.bench import wait_until_up
 from backend.clock import SystemClock
 
 SECRET = "bench-forward-secret"  # noqa: S105 - the benchmark's own throwaway client secret
@@ -71,18 +72,9 @@ def _platform(root: Path, jwks: dict[str, Any]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the platform stopped; see {root / 'platform.log'}")
-            try:
-                if httpx.get(f"{base}/.well-known/openid-configuration", timeout=2).is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the platform did not come up")
-            time.sleep(0.2)
+        wait_until_up(
+            proc, f"{base}/.well-known/openid-configuration", root / "platform.log", seconds=60
+        )
         yield base
     finally:
         proc.terminate()

@@ -9,13 +9,13 @@ sequence: the phones see the new status (and a return's reason) on their next pu
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.models import Task, TaskAssignment, TaskStatus, User
+from backend.db.models import SyncMeta, Task, TaskAssignment, TaskStatus, User
 from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
 from backend.domain.auth.principal import Principal
@@ -66,6 +66,41 @@ def _must_be_submitted(task: Task, action: str) -> None:
         )
 
 
+async def _move(
+    session: AsyncSession,
+    audit: Audit,
+    meta: SyncMeta,
+    task: Task,
+    to: TaskStatus,
+    *,
+    action: AuditAction,
+    note: str | None,
+    reason: str | None,
+    after: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> Reviewed:
+    """The lead's step: the new status (with the reason the phones show, if any) as a synced
+    change — the phones pull it — and its audit event."""
+    before = task.status.value
+    task.status = to
+    task.review_note = note
+    meta.seq += 1
+    task.sync_version = meta.seq
+    task.updated_at = audit.clock.now()
+    await session.flush()
+    audit.record(
+        action,
+        subject_kind="task",
+        subject_id=task.id,
+        task_id=task.id,
+        reason=reason,
+        before={"status": before},
+        after={"status": to.value, **(after or {})},
+        details=details,
+    )
+    return Reviewed(task_id=task.id, status=to.value)
+
+
 async def approve(
     session: AsyncSession,
     audit: Audit,
@@ -114,30 +149,24 @@ async def approve(
         session, principal, task_id, evidence, store, subject=primary.platform_subject, now=now
     )
     session.add_all(messages)
-    before = task.status.value
-    task.status = TaskStatus.APPROVED
-    task.review_note = None
-    meta.seq += 1
-    task.sync_version = meta.seq
-    task.updated_at = now
-    await session.flush()
     version = messages[0].record_version
-    audit.record(
-        AuditAction.RECORD_APPROVED,
-        subject_kind="task",
-        subject_id=task.id,
-        task_id=task.id,
+    reviewed = await _move(
+        session,
+        audit,
+        meta,
+        task,
+        TaskStatus.APPROVED,
+        action=AuditAction.RECORD_APPROVED,
+        note=None,
         reason=approval.note,
-        before={"status": before},
-        after={"status": task.status.value, "record_version": version},
+        after={"record_version": version},
         details={
             "content_hash": evidence.content_hash,
             "messages": [m.idempotency_key for m in messages],
         },
     )
-    return Reviewed(
-        task_id=task.id, status=task.status.value, record_version=version, messages=len(messages)
-    )
+    reviewed.record_version, reviewed.messages = version, len(messages)
+    return reviewed
 
 
 REOPENABLE = frozenset({TaskStatus.FORWARDED, TaskStatus.PUBLISHED})
@@ -155,24 +184,16 @@ async def reopen(
             f"只有已报送或已公示的任务才能更正（当前状态：{task.status.value}）",
             task_status=task.status.value,
         )
-    before = task.status.value
-    now = audit.clock.now()
-    task.status = TaskStatus.REOPENED
-    task.review_note = change.reason
-    meta.seq += 1
-    task.sync_version = meta.seq
-    task.updated_at = now
-    await session.flush()
-    audit.record(
-        AuditAction.RECORD_REOPENED,
-        subject_kind="task",
-        subject_id=task.id,
-        task_id=task.id,
+    return await _move(
+        session,
+        audit,
+        meta,
+        task,
+        TaskStatus.REOPENED,
+        action=AuditAction.RECORD_REOPENED,
+        note=change.reason,
         reason=change.reason,
-        before={"status": before},
-        after={"status": task.status.value},
     )
-    return Reviewed(task_id=task.id, status=task.status.value)
 
 
 async def return_record(
@@ -181,20 +202,13 @@ async def return_record(
     meta = await lock_counter(session)
     task = await _led_task(session, principal.user_id, task_id)
     _must_be_submitted(task, "退回")
-    now = audit.clock.now()
-    task.status = TaskStatus.RETURNED
-    task.review_note = change.reason
-    meta.seq += 1
-    task.sync_version = meta.seq
-    task.updated_at = now
-    await session.flush()
-    audit.record(
-        AuditAction.RECORD_RETURNED,
-        subject_kind="task",
-        subject_id=task.id,
-        task_id=task.id,
+    return await _move(
+        session,
+        audit,
+        meta,
+        task,
+        TaskStatus.RETURNED,
+        action=AuditAction.RECORD_RETURNED,
+        note=change.reason,
         reason=change.reason,
-        before={"status": TaskStatus.SUBMITTED.value},
-        after={"status": task.status.value},
     )
-    return Reviewed(task_id=task.id, status=task.status.value)

@@ -7,6 +7,7 @@ later, is applied under the normal rules and flagged late (``sync`` engine).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -55,21 +56,70 @@ async def reassign(
     try:
         return await _reassign(session, audit, lead_id=lead_id, task_id=task_id, change=change)
     except DomainError as exc:
-        if not isinstance(exc, TaskNotFound):
-            audit.record_after_response(
-                AuditAction.RULE_REFUSED,
-                subject_kind="task",
-                subject_id=task_id,
-                task_id=task_id,
-                reason=change.reason,
-                details={
-                    "operation": "reassign_task",
-                    "error": exc.code,
-                    "detail": exc.detail,
-                    "inspector_ids": [str(i) for i in change.inspector_ids],
-                },
-            )
+        record_refusal(audit, "reassign_task", task_id, change.reason, change.inspector_ids, exc)
         raise
+
+
+def record_refusal(
+    audit: Audit,
+    operation: str,
+    task_id: uuid.UUID,
+    reason: str,
+    inspector_ids: list[uuid.UUID],
+    exc: DomainError,
+) -> None:
+    """A lead's assignment that a rule refused, in the audit trail (after the response: the
+    refusal changes nothing else); a task the lead may not see is not recorded."""
+    if isinstance(exc, TaskNotFound):
+        return
+    audit.record_after_response(
+        AuditAction.RULE_REFUSED,
+        subject_kind="task",
+        subject_id=task_id,
+        task_id=task_id,
+        reason=reason,
+        details={
+            "operation": operation,
+            "error": exc.code,
+            "detail": exc.detail,
+            "inspector_ids": [str(i) for i in inspector_ids],
+        },
+    )
+
+
+async def append_history(
+    session: AsyncSession,
+    task: Task,
+    now: datetime,
+    *,
+    by_user_id: uuid.UUID | None,
+    action: str,
+    inspector_ids: list[uuid.UUID],
+    primary_id: uuid.UUID,
+    previous: list[str],
+    reason: str | None,
+) -> None:
+    """One more entry in the task's assignment history (who, when, to whom, from whom, why)."""
+    ordinal = (
+        await session.scalar(
+            select(func.max(AssignmentHistoryEntry.ordinal)).where(
+                AssignmentHistoryEntry.task_id == task.id
+            )
+        )
+    ) or 0
+    session.add(
+        AssignmentHistoryEntry(
+            task_id=task.id,
+            ordinal=ordinal + 1,
+            at=now,
+            by_user_id=by_user_id,
+            action=action,
+            inspector_ids=[str(i) for i in inspector_ids],
+            primary_id=primary_id,
+            previous_inspector_ids=previous,
+            reason=reason,
+        )
+    )
 
 
 async def _reassign(
@@ -163,25 +213,16 @@ async def _reassign(
                 id=uuid.uuid4(), task_id=task.id, user_id=user_id, version=meta.seq, at=now
             )
         )
-    ordinal = (
-        await session.scalar(
-            select(func.max(AssignmentHistoryEntry.ordinal)).where(
-                AssignmentHistoryEntry.task_id == task.id
-            )
-        )
-    ) or 0
-    session.add(
-        AssignmentHistoryEntry(
-            task_id=task.id,
-            ordinal=ordinal + 1,
-            at=now,
-            by_user_id=lead_id,
-            action="reassigned",
-            inspector_ids=[str(i) for i in after_ids],
-            primary_id=change.primary_inspector_id,
-            previous_inspector_ids=before,
-            reason=change.reason,
-        )
+    await append_history(
+        session,
+        task,
+        now,
+        by_user_id=lead_id,
+        action="reassigned",
+        inspector_ids=after_ids,
+        primary_id=change.primary_inspector_id,
+        previous=before,
+        reason=change.reason,
     )
     meta.seq += 1
     task.sync_version = meta.seq

@@ -20,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import HeldImport, Plan, Task, TaskStatus, User
-from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
 from backend.domain.fields import Reason
 from backend.domain.sync.store import lock_counter
 from backend.domain.tasks.queries import led_team_ids
+from backend.domain.tasks.reassignment import record_refusal
 from backend.errors import DomainError, InvalidInput, TaskNotFound, TaskNotHeld
 from backend.http.deps import AuditUnit, Caller, DbSession
 from backend.http.security import requires_team_lead
@@ -199,20 +199,7 @@ async def release_held_task(
     try:
         return await _release(session, audit, lead_id=lead_id, task_id=task_id, change=change)
     except DomainError as exc:
-        if not isinstance(exc, TaskNotFound):
-            audit.record_after_response(
-                AuditAction.RULE_REFUSED,
-                subject_kind="task",
-                subject_id=task_id,
-                task_id=task_id,
-                reason=change.reason,
-                details={
-                    "operation": "release_task",
-                    "error": exc.code,
-                    "detail": exc.detail,
-                    "inspector_ids": [str(i) for i in change.inspector_ids],
-                },
-            )
+        record_refusal(audit, "release_task", task_id, change.reason, change.inspector_ids, exc)
         raise
 
 

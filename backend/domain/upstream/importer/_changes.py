@@ -23,12 +23,13 @@ from backend.db.models import (
 )
 from backend.domain.audit.service import Audit
 from backend.domain.deadlines import services as deadlines
+from backend.domain.tasks.reassignment import append_history
 from backend.errors import DomainError
 from sync import server_record_id
 
 from ._feed import FeedTask
 from ._report import ImportReport, Unresolvable
-from ._rules import _calendar, _captured, _history, _point_ids, _snapshot, _wanted, activate
+from ._rules import _calendar, _captured, _point_ids, _snapshot, _wanted, activate
 
 if TYPE_CHECKING:
     from ._apply import _Resolved
@@ -252,7 +253,7 @@ class _Changes:
                 )
                 for user_id in wanted
             )
-            await _history(
+            await append_history(
                 self.session,
                 task,
                 now,

@@ -4,15 +4,14 @@ against, its requirements, its activation, and the queries below them."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import Clock, local_today
 from backend.db.models import (
-    AssignmentHistoryEntry,
     ChecklistPoint,
     Department,
     InspectionItem,
@@ -34,6 +33,7 @@ from backend.domain.deadlines.calendars import load_calendar
 from backend.domain.deadlines.workdays import WorkCalendar
 from backend.domain.sync.services import create_server_records
 from backend.domain.tasks.assignment import ItemRequirement, check_assignment
+from backend.domain.tasks.reassignment import append_history
 from backend.errors import InvalidInput
 
 from ._feed import FeedTask
@@ -126,7 +126,7 @@ async def activate(
         for i in ids
     ]
     session.add_all(assignments)
-    await _history(
+    await append_history(
         session,
         task,
         now,
@@ -158,40 +158,6 @@ async def activate(
         before={"status": TaskStatus.HELD.value},
         after={**assignment, "status": TaskStatus.ASSIGNED.value},
         details={**assignment, "code": task.code, "team_id": str(task.team_id), "via": action},
-    )
-
-
-async def _history(
-    session: AsyncSession,
-    task: Task,
-    now: datetime,
-    *,
-    by_user_id: uuid.UUID | None,
-    action: str,
-    inspector_ids: list[uuid.UUID],
-    primary_id: uuid.UUID,
-    previous: list[str],
-    reason: str | None,
-) -> None:
-    ordinal = (
-        await session.scalar(
-            select(func.max(AssignmentHistoryEntry.ordinal)).where(
-                AssignmentHistoryEntry.task_id == task.id
-            )
-        )
-    ) or 0
-    session.add(
-        AssignmentHistoryEntry(
-            task_id=task.id,
-            ordinal=ordinal + 1,
-            at=now,
-            by_user_id=by_user_id,
-            action=action,
-            inspector_ids=[str(i) for i in inspector_ids],
-            primary_id=primary_id,
-            previous_inspector_ids=previous,
-            reason=reason,
-        )
     )
 
 
