@@ -134,6 +134,9 @@ class _Changes:
             r = await self._resolve(ref, feed, team_id=task.team_id)
         except Unresolvable as exc:
             task.name, task.due_on = feed.name, feed.due_on
+            plan = await self.session.get(Plan, task.plan_id)
+            assert plan is not None
+            deadlines.apply(task, plan, deadlines.EMPTY_CALENDAR)  # they follow the due date
             task.hold_reason = exc.reason
             self.report.held += 1
             self._record("held", ref, version, task=task, reason=exc.reason)
