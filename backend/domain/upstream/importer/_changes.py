@@ -4,13 +4,15 @@ one with work under way changed in name and due date only (the rest waits for th
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import delete, select
+from sqlalchemy import delete, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
-from backend.clock import Clock
+from backend.clock import Clock, local_today
 from backend.db.models import (
     HeldImport,
     InspectionItemVersion,
@@ -20,6 +22,7 @@ from backend.db.models import (
     TaskAssignment,
     TaskRevocation,
     TaskStatus,
+    User,
 )
 from backend.domain.audit.service import Audit
 from backend.domain.deadlines import services as deadlines
@@ -81,12 +84,14 @@ class _Changes:
         wanted = _wanted(feed)
         changed = {k for k in wanted if before.get(k) != wanted[k]}
         if not changed:
+            await self._clear_pending(task)  # the platform's task is the one here again
             self.report.ignored += 1
             return
         reason = None
         if not captured:
             try:
                 await self._apply_all(task, feed, changed)
+                await self._clear_pending(task)
                 self.report.updated += 1
                 self._record("updated", ref, version, task=task, changed=sorted(changed))
                 return
@@ -97,12 +102,18 @@ class _Changes:
         # keep the local work: the name and the due date change, the rest waits for the lead
         if "name" in changed:
             task.name = feed.name
+        applied = {"name"}
         if "due_on" in changed:
-            task.due_on = feed.due_on
-            plan = await self.session.get(Plan, task.plan_id)
-            assert plan is not None
-            deadlines.apply(task, plan, await _calendar(self.session, task))
-        rest = changed - {"name", "due_on"}
+            problem = await self._due_problem(task, feed.due_on)
+            if problem is None:
+                task.due_on = feed.due_on
+                plan = await self.session.get(Plan, task.plan_id)
+                assert plan is not None
+                deadlines.apply(task, plan, await _calendar(self.session, task))
+                applied.add("due_on")
+            else:
+                reason = reason or problem
+        rest = changed - applied
         if rest:
             task.platform_change_pending = {
                 "version": version,
@@ -110,6 +121,8 @@ class _Changes:
                 "reason": reason or "任务已开始检查，平台的其他调整需由组长处理",
                 "changes": {k: {"from": before.get(k), "to": wanted[k]} for k in sorted(rest)},
             }
+        else:
+            await self._clear_pending(task)
         task.sync_version = self._bump()
         task.updated_at = self.clock.now()
         if rest:
@@ -129,12 +142,54 @@ class _Changes:
             self.report.updated += 1
             self._record("updated", ref, version, task=task, changed=sorted(changed))
 
+    async def _clear_pending(self, task: Task) -> None:
+        """Nothing of the platform's waits for the lead any more (a newer version took it back,
+        or it was applied): SQL NULL, not JSON ``null``, which the lead's list would still show."""
+        if task.platform_change_pending is None:
+            return
+        task.platform_change_pending = null()
+        await self.session.flush()
+        await self.session.refresh(task, ["platform_change_pending"])
+
+    async def _due_problem(self, task: Task, due_on: date) -> str | None:
+        """The rule a new due date breaks for the task as it stands here (its plan, its
+        inspectors' 执法证), or ``None``: a due date the rules refuse is never applied."""
+        plan = await self.session.get(Plan, task.plan_id)
+        assert plan is not None
+        if due_on < task.issued_on:
+            return "截止日期不能早于下达日期"
+        if due_on > plan.ends_on:
+            return f"截止日期不能晚于抽查计划的结束日期 {plan.ends_on.isoformat()}"
+        if due_on < local_today(self.clock):
+            return f"截止日期 {due_on.isoformat()} 已过，请平台调整截止日期"
+        people = (
+            await self.session.scalars(
+                select(User)
+                .join(TaskAssignment, TaskAssignment.user_id == User.id)
+                .where(TaskAssignment.task_id == task.id)
+                .options(selectinload(User.profile))
+            )
+        ).all()
+        expired = [
+            u.display_name
+            for u in people
+            if u.profile is not None and not u.profile.certificate_valid_on(due_on)
+        ]
+        if expired:
+            return f"以下人员的执法证在截止日期 {due_on.isoformat()} 不在有效期内：" + "、".join(
+                sorted(expired)
+            )
+        return None
+
     async def _recheck(self, task: Task, version: int, feed: FeedTask) -> None:
         ref = task.platform_ref or ""
         try:
             r = await self._resolve(ref, feed, team_id=task.team_id)
         except Unresolvable as exc:
             task.name, task.due_on = feed.name, feed.due_on
+            plan = await self.session.get(Plan, task.plan_id)
+            assert plan is not None
+            deadlines.apply(task, plan, deadlines.EMPTY_CALENDAR)  # they follow the due date
             task.hold_reason = exc.reason
             self.report.held += 1
             self._record("held", ref, version, task=task, reason=exc.reason)

@@ -12,11 +12,15 @@ from backend.clock import Clock
 from backend.domain.fields import Code, Name, USCCInput
 from backend.domain.upstream.platform_client import RENEW_BEFORE, retry_after
 
-TaskRef = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+_NO_NUL = r"^[^\x00]*$"
+"""PostgreSQL stores no NUL in text or jsonb: an item carrying one is malformed, not a page error."""
+Version = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+"""As large as a BIGINT holds: a larger one is a malformed item, not a failed page."""
+TaskRef = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_NO_NUL)]
 """As long as the platform allows (docs/platform-api.md)."""
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00]*$")]
 """A task number or an item code: the platform's, as long as our columns hold."""
-Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_NO_NUL)]
 
 
 class FeedPlan(msgspec.Struct, kw_only=True):
@@ -40,7 +44,7 @@ class FeedTask(msgspec.Struct, kw_only=True):
     plan: FeedPlan
     object: FeedObject
     item_codes: Annotated[list[ShortText], msgspec.Meta(min_length=1, max_length=30)]
-    department_code: Annotated[str, msgspec.Meta(min_length=1, max_length=18)]
+    department_code: Annotated[str, msgspec.Meta(min_length=1, max_length=18, pattern=_NO_NUL)]
     """The 统一社会信用代码 of the lead department."""
     inspector_subjects: Annotated[list[Subject], msgspec.Meta(min_length=1, max_length=20)]
     primary_subject: Subject
@@ -50,7 +54,7 @@ class FeedTask(msgspec.Struct, kw_only=True):
 
 class FeedItem(msgspec.Struct, kw_only=True):
     task_ref: TaskRef
-    version: Annotated[int, msgspec.Meta(ge=0)]
+    version: Version
     state: Literal["active", "withdrawn"]
     task: FeedTask | None = None
 
@@ -63,7 +67,7 @@ class _ItemKey(msgspec.Struct):
     """The little of a malformed item that may still be read, to key its held import."""
 
     task_ref: TaskRef
-    version: int = 0
+    version: Version = 0
 
 
 class FeedPage(msgspec.Struct, kw_only=True):

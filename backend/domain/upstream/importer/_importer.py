@@ -85,10 +85,12 @@ class TaskImporter:
     async def _apply_page(self, cursor: str | None, page: FeedPage, report: ImportReport) -> bool:
         with write_intent():
             async with self._session_maker() as session, session.begin():
-                stored = await session.get(UpstreamCursor, FEED, with_for_update=True)
-                if stored is not None and stored.cursor != cursor:
-                    return False
+                # the counter first: every importer waits here, so the cursor read next is the
+                # one the last importer committed (also on a first run, with no cursor row yet)
                 meta = await lock_counter(session)
+                stored = await session.get(UpstreamCursor, FEED, with_for_update=True)
+                if (stored.cursor if stored is not None else None) != cursor:
+                    return False
                 audit = Audit(session, self._clock, Actor.system())
                 apply = _Apply(session, audit, meta, self._clock, report)
                 for raw in page.items:
