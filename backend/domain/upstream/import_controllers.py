@@ -219,6 +219,13 @@ async def _release(
             f"只有待处理（held）的任务才能放行（当前状态：{task.status.value}）",
             task_status=task.status.value,
         )
+    pending = task.platform_change_pending
+    if pending:
+        raise TaskNotHeld(
+            f"平台的第 {pending.get('version')} 版任务未能接收（{pending.get('reason')}）；"
+            "本系统中的任务仍是旧版本，请平台更正后再放行",
+            task_status=task.status.value,
+        )
     proposed = set((task.platform_task or {}).get("inspector_subjects", []))
     members = set(
         (

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from ._apply import _Resolved
 
 
+REACTIVATED = "平台重新下发了此前撤回的任务；本系统中的任务已撤回，请组长与平台核实后重新下达"
+
+
 class _Changes:
     """The part of ``_Apply`` that takes a newer version of a task already here."""
 
@@ -78,6 +81,18 @@ class _Changes:
         task.platform_task = msgspec.to_builtins(feed)
         if task.status is TaskStatus.HELD:
             await self._recheck(task, version, feed)
+            return
+        if task.status is TaskStatus.WITHDRAWN:
+            # withdrawn is final here (its phones have let it go): the lead decides what now
+            task.platform_change_pending = {
+                "version": version,
+                "at": self.clock.now().isoformat(),
+                "reason": REACTIVATED,
+                "changes": {"status": {"from": "withdrawn", "to": "active"}},
+            }
+            task.updated_at = self.clock.now()
+            self.report.flagged += 1
+            self._record("flagged", ref, version, task=task, reason=REACTIVATED, pending=["status"])
             return
         captured = task.status is not TaskStatus.ASSIGNED or await _captured(self.session, task)
         before = await _snapshot(self.session, task)
@@ -191,9 +206,17 @@ class _Changes:
             assert plan is not None
             deadlines.apply(task, plan, deadlines.EMPTY_CALENDAR)  # they follow the due date
             task.hold_reason = exc.reason
+            # the task here still stands as an older version: the lead may not release that
+            task.platform_change_pending = {
+                "version": version,
+                "at": self.clock.now().isoformat(),
+                "reason": exc.reason,
+                "changes": {},
+            }
             self.report.held += 1
             self._record("held", ref, version, task=task, reason=exc.reason)
             return
+        await self._clear_pending(task)  # this version is the one the task now stands as
         task.name, task.issued_on, task.due_on = feed.name, feed.issued_on, feed.due_on
         task.plan_id, task.object_id, task.lead_department_id = (
             r.plan.id,
@@ -229,6 +252,7 @@ class _Changes:
         r = await self._resolve(ref, feed, team_id=task.team_id)
         await self._check(feed, r)  # refuses before anything of the task changes
         assert r.primary_id is not None
+        await self._clear_pending(task)  # this version is the one the task now stands as
         task.name, task.issued_on, task.due_on = feed.name, feed.issued_on, feed.due_on
         task.plan_id, task.object_id, task.lead_department_id = (
             r.plan.id,
