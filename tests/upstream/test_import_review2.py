@@ -229,3 +229,59 @@ async def test_two_importers_at_once_on_the_first_run_both_finish(env: Env) -> N
             tg.start_soon(one)
             tg.start_soon(one)
         assert not errors, f"{errors[0]!r:.300}"
+
+
+# a withdrawal over work under way is flagged, and the lead acknowledges it ------------------
+
+
+async def test_a_withdrawal_over_work_under_way_is_flagged_and_the_lead_acknowledges_it(
+    env: Env,
+) -> None:
+    with anyio.fail_after(60):
+        env.feed.put("P-1", 1, feed_task("PT-1", ["sub-amr_a", "sub-amr_b"]))
+        await env.run()
+        await _start_work(env, "P-1")
+        env.feed.put("P-1", 2, None, state="withdrawn")
+        assert (await env.run()).withdrawn == 1
+        task = await env.task("P-1")
+        assert task.status is TaskStatus.WITHDRAWN
+        assert task.platform_change_pending and task.platform_change_pending["withdrawn"]
+        lead = await login(env.client, "lead1")
+        listed = (await env.client.get("/api/v1/team/imports", headers=lead)).json()
+        assert [c["id"] for c in listed["pending_changes"]] == [str(task.id)]
+
+        url = f"/api/v1/team/tasks/{task.id}/platform-change/acknowledge"
+        body = {"reason": "已与平台核实：商户已注销，撤回无误"}
+        assert (
+            await env.client.post(url, json=body, headers=await login(env.client, "lead2"))
+        ).status_code == 404
+        assert (
+            await env.client.post(url, json=body, headers=await login(env.client, "amr_a"))
+        ).status_code == 403
+        assert (await env.client.post(url, json={}, headers=lead)).status_code == 400
+        r = await env.client.post(url, json=body, headers=lead)
+        assert r.status_code == 200 and r.json()["version"] == 2, r.text
+        assert (await env.task("P-1")).platform_change_pending is None
+        listed = (await env.client.get("/api/v1/team/imports", headers=lead)).json()
+        assert listed["pending_changes"] == []
+        again = await env.client.post(url, json=body, headers=lead)
+        assert again.status_code == 422
+        async with env.db() as session:
+            reasons = (
+                await session.scalars(
+                    select(AuditEvent.reason).where(
+                        AuditEvent.action == "platform_change_acknowledged"
+                    )
+                )
+            ).all()
+        assert reasons == [body["reason"]]
+
+
+async def test_a_withdrawal_of_an_untouched_task_is_not_flagged(env: Env) -> None:
+    with anyio.fail_after(60):
+        env.feed.put("P-1", 1, feed_task("PT-1", ["sub-amr_a", "sub-amr_b"]))
+        await env.run()
+        env.feed.put("P-1", 2, None, state="withdrawn")
+        await env.run()
+        task = await env.task("P-1")
+        assert task.status is TaskStatus.WITHDRAWN and task.platform_change_pending is None

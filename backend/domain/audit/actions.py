@@ -15,6 +15,7 @@ class AuditAction(enum.StrEnum):
     REFRESH_TOKEN_REUSE_DETECTED = "refresh_token_reuse_detected"  # noqa: S105 - an action name
     # tasks and assignment
     TASK_IMPORTED = "task_imported"
+    PLATFORM_CHANGE_ACKNOWLEDGED = "platform_change_acknowledged"
     TASK_ASSIGNED = "task_assigned"
     TASK_REASSIGNED = "task_reassigned"
     TASK_TRANSITIONED = "task_transitioned"

@@ -16,10 +16,11 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.models import HeldImport, Plan, Task, TaskStatus, User
+from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
 from backend.domain.fields import Reason
 from backend.domain.sync.store import lock_counter
@@ -269,6 +270,49 @@ async def _release(
     return Released(task_id=task.id, status=task.status.value)
 
 
+class Acknowledgement(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: Reason
+    """What the lead did about the platform's change (e.g. agreed it with the platform)."""
+
+
+class Acknowledged(msgspec.Struct, kw_only=True):
+    task_id: uuid.UUID
+    version: int | None
+    """The platform version whose change was acknowledged."""
+
+
+async def acknowledge_change(
+    session: AsyncSession,
+    audit: Audit,
+    *,
+    lead_id: uuid.UUID,
+    task_id: uuid.UUID,
+    change: Acknowledgement,
+) -> Acknowledged:
+    task = await session.scalar(
+        select(Task)
+        .where(Task.id == task_id, Task.team_id.in_(led_team_ids(lead_id)))
+        .with_for_update()
+    )
+    if task is None:
+        raise TaskNotFound("任务不存在或不属于您的检查组", task_id=str(task_id))
+    pending = task.platform_change_pending
+    if not pending:
+        raise InvalidInput("这个任务没有待处理的平台调整")
+    task.platform_change_pending = null()
+    await session.flush()
+    audit.record(
+        AuditAction.PLATFORM_CHANGE_ACKNOWLEDGED,
+        subject_kind="task",
+        subject_id=task.id,
+        task_id=task.id,
+        reason=change.reason,
+        details={"platform_ref": task.platform_ref, "change": pending},
+    )
+    version = pending.get("version")
+    return Acknowledged(task_id=task.id, version=version if isinstance(version, int) else None)
+
+
 class TaskImportController(Controller):
     path = "/api/v1/team"
     tags = ["task import"]
@@ -292,5 +336,24 @@ class TaskImportController(Controller):
         """Release a held task (放行) to the inspectors chosen: the assignment rules apply (422 with
         the rule's message), and a task that is not held answers 409."""
         return await release_held_task(
+            db_session, audit, lead_id=principal.user_id, task_id=task_id, change=data
+        )
+
+    @post(
+        "/tasks/{task_id:uuid}/platform-change/acknowledge",
+        operation_id="acknowledgePlatformChange",
+        status_code=HTTP_200_OK,
+    )
+    async def acknowledge(
+        self,
+        task_id: FromPath[uuid.UUID],
+        data: JSONBody[Acknowledgement],
+        principal: Caller,
+        db_session: DbSession,
+        audit: AuditUnit,
+    ) -> Acknowledged:
+        """Take a platform change kept for the lead off the list (已处理), saying what was done
+        about it; the change itself is kept in the audit trail."""
+        return await acknowledge_change(
             db_session, audit, lead_id=principal.user_id, task_id=task_id, change=data
         )

@@ -844,6 +844,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/team/tasks/{task_id}/platform-change/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledge */
+        post: operations["acknowledgePlatformChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/team/imports": {
         parameters: {
             query?: never;
@@ -882,6 +899,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Acknowledged */
+        Acknowledged: {
+            /** Format: uuid */
+            task_id: string;
+            version: number | null;
+        };
+        /** Acknowledgement */
+        Acknowledgement: {
+            reason: string;
+        };
         /** ActorOut */
         ActorOut: {
             user_id: string | null;
@@ -921,7 +948,7 @@ export interface components {
          * AuditAction
          * @enum {string}
          */
-        AuditAction: "login" | "login_failed" | "logout" | "device_registered" | "device_revoked" | "refresh_token_reuse_detected" | "task_imported" | "task_assigned" | "task_reassigned" | "task_transitioned" | "rule_refused" | "conflict_of_interest_declared" | "object_registered" | "mutation_applied" | "mutation_rejected" | "mutation_flagged_late" | "conflict_recorded" | "conflict_resolved" | "file_accepted" | "file_refused" | "record_approved" | "record_returned" | "record_forwarded" | "record_published" | "record_reopened" | "record_dead_lettered" | "record_retried" | "calendar_changed" | "code_table_published";
+        AuditAction: "login" | "login_failed" | "logout" | "device_registered" | "device_revoked" | "refresh_token_reuse_detected" | "task_imported" | "platform_change_acknowledged" | "task_assigned" | "task_reassigned" | "task_transitioned" | "rule_refused" | "conflict_of_interest_declared" | "object_registered" | "mutation_applied" | "mutation_rejected" | "mutation_flagged_late" | "conflict_recorded" | "conflict_resolved" | "file_accepted" | "file_refused" | "record_approved" | "record_returned" | "record_forwarded" | "record_published" | "record_reopened" | "record_dead_lettered" | "record_retried" | "calendar_changed" | "code_table_published";
         /** AuditEventOut */
         AuditEventOut: {
             seq: number;
@@ -3755,6 +3782,47 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OutboxEntry"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    acknowledgePlatformChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Acknowledgement"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Acknowledged"];
                 };
             };
             /** @description Bad request syntax or unsupported method */

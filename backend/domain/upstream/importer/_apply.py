@@ -38,7 +38,7 @@ from backend.errors import DomainError, InvalidInput
 from ._changes import _Changes
 from ._feed import FeedItem, FeedObject, FeedTask, _ItemKey
 from ._report import ImportReport, Unresolvable
-from ._rules import _departments_of, _kind_of, activate, check_task
+from ._rules import _captured, _departments_of, _kind_of, activate, check_task
 
 WITHDRAWABLE = frozenset(
     {
@@ -416,11 +416,31 @@ class _Apply(_Changes):
         task.platform_version = item.version
         if task.status in WITHDRAWABLE:
             before = task.status.value
+            # the platform wins, but work already captured is kept (later pushes become late
+            # amendments) and flagged, so the lead knows what the withdrawal overtook
+            under_way = task.status is not TaskStatus.HELD and (
+                task.status is not TaskStatus.ASSIGNED or await _captured(self.session, task)
+            )
             task.status = TaskStatus.WITHDRAWN
             task.sync_version = self._bump()
             task.updated_at = now
+            if under_way:
+                task.platform_change_pending = {
+                    "version": item.version,
+                    "at": now.isoformat(),
+                    "reason": f"平台撤回了已开始检查的任务（撤回前：{before}）；已采集的记录保留，请组长核实后处理",
+                    "withdrawn": True,
+                    "changes": {"status": {"from": before, "to": "withdrawn"}},
+                }
             self.report.withdrawn += 1
-            self._record("withdrawn", item.task_ref, item.version, task=task, previous=before)
+            self._record(
+                "withdrawn",
+                item.task_ref,
+                item.version,
+                task=task,
+                previous=before,
+                work_under_way=under_way,
+            )
             return
         task.platform_change_pending = {
             "version": item.version,
