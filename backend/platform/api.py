@@ -23,6 +23,7 @@ from .feed import DEFAULT_LIMIT, MAX_LIMIT, FeedPage, TaskFeed
 from .intake import (
     MAX_PHOTO_BYTES,
     PHOTO_TYPES,
+    AssignmentMessage,
     Intake,
     Message,
     PhotoMessage,
@@ -35,7 +36,7 @@ from .intake import (
 )
 
 AnyRequest = Request[Any, Any, Any]
-M = TypeVar("M", RecordMessage, ReferralMessage)
+M = TypeVar("M", RecordMessage, ReferralMessage, AssignmentMessage)
 PEOPLE = (CallerKind.DELEGATE,)
 """Results are sent on behalf of a person (the 主检), by a client: token exchange tokens."""
 ANYONE = (CallerKind.CLIENT, CallerKind.DELEGATE, CallerKind.PERSON)
@@ -117,6 +118,14 @@ def api_router(*, auth: ApiAuth, intake: Intake, feed: TaskFeed, faults: FaultSw
         message = _decode(await request.body(), ReferralMessage)
         return await submit(request, key, message, canonical(message))
 
+    @post("/results/assignments", status_code=201, operation_id="ReceiveAssignment")
+    async def receive_assignment(request: AnyRequest) -> Response[Any]:
+        """Receives a team lead's reassignment of a task (on the lead's behalf)."""
+        auth.caller(request.headers.get("authorization"), PEOPLE)
+        key = _idempotency_key(request)
+        message = _decode(await request.body(), AssignmentMessage)
+        return await submit(request, key, message, canonical(message))
+
     @get(
         "/results/records/{record_key:str}/publication",
         operation_id="RecordPublication",
@@ -145,7 +154,14 @@ def api_router(*, auth: ApiAuth, intake: Intake, feed: TaskFeed, faults: FaultSw
 
     return Router(
         path="/api",
-        route_handlers=[receive_photo, receive_record, receive_referral, publication, task_feed],
+        route_handlers=[
+            receive_photo,
+            receive_record,
+            receive_referral,
+            receive_assignment,
+            publication,
+            task_feed,
+        ],
         middleware=[gate],
         exception_handlers=exception_handlers(),
     )

@@ -1,5 +1,5 @@
-"""The results intake (检查结果接收): photos, records and referrals (抄告/移送) from the backend,
-each message idempotent by its ``Idempotency-Key``.
+"""The results intake (检查结果接收): photos, records, referrals (抄告/移送) and a lead's
+reassignments from the backend, each message idempotent by its ``Idempotency-Key``.
 
 The contract (docs/platform-api.md):
 
@@ -66,6 +66,20 @@ class ReferralMessage(Struct, forbid_unknown_fields=True):
     referral: dict[str, Any]
 
 
+class AssignmentMessage(Struct, forbid_unknown_fields=True):
+    """``POST /api/results/assignments``: a team lead's reassignment of a task (调整检查人员)."""
+
+    task_ref: Ref
+    inspector_subjects: Annotated[list[Ref], Meta(min_length=1, max_length=20)]
+    primary_subject: Ref
+    reason: Annotated[str, Meta(min_length=1, max_length=500)]
+    changed_at: datetime
+
+    def __post_init__(self) -> None:
+        if self.primary_subject not in self.inspector_subjects:
+            raise ValueError("primary_subject must be one of inspector_subjects")
+
+
 @dataclass(frozen=True, slots=True)
 class PhotoMessage:
     """``POST /api/results/photos``: the image bytes, already checked against ``Repr-Digest``."""
@@ -102,6 +116,16 @@ class ReferralReceived(Struct):
     received_at: datetime
 
 
+class AssignmentReceived(Struct):
+    idempotency_key: str
+    task_ref: str
+    inspector_subjects: list[str]
+    primary_subject: str
+    reason: str
+    changed_at: datetime
+    received_at: datetime
+
+
 class Received(Struct):
     """Everything that arrived (``GET /control/received``), for tests to compare."""
 
@@ -109,6 +133,7 @@ class Received(Struct):
     records: list[RecordReceived]
     referrals: list[ReferralReceived]
     attempts: dict[str, int]
+    assignments: list[AssignmentReceived]
 
 
 class Publication(Struct):
@@ -130,7 +155,7 @@ class Outcome:
     replayed: bool
 
 
-Message = PhotoMessage | RecordMessage | ReferralMessage
+Message = PhotoMessage | RecordMessage | ReferralMessage | AssignmentMessage
 
 
 def photo_digest(repr_digest: str | None, body: bytes) -> str:
@@ -191,6 +216,7 @@ class Intake:
         self._records: list[RecordReceived] = []
         self._first_record: dict[str, RecordReceived] = {}
         self._referrals: list[ReferralReceived] = []
+        self._assignments: list[AssignmentReceived] = []
 
     def count_attempt(self, idempotency_key: str) -> None:
         """One more request seen with this key (replays, refusals and faulted ones included)."""
@@ -253,6 +279,19 @@ class Intake:
             self._first_record.setdefault(message.record_key, record)
             body = {"receipt": receipt, "record_key": message.record_key, "status": "received"}
             return Answer(201, body)
+        if isinstance(message, AssignmentMessage):
+            self._assignments.append(
+                AssignmentReceived(
+                    key,
+                    message.task_ref,
+                    list(message.inspector_subjects),
+                    message.primary_subject,
+                    message.reason,
+                    message.changed_at,
+                    now,
+                )
+            )
+            return Answer(201, {"receipt": receipt})
         self._referrals.append(
             ReferralReceived(key, message.task_ref, message.record_key, message.referral, now)
         )
@@ -270,5 +309,9 @@ class Intake:
 
     def received(self) -> Received:
         return Received(
-            list(self._photos), list(self._records), list(self._referrals), dict(self._attempts)
+            list(self._photos),
+            list(self._records),
+            list(self._referrals),
+            dict(self._attempts),
+            list(self._assignments),
         )

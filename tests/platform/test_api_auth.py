@@ -183,6 +183,7 @@ async def test_results_are_sent_only_on_a_persons_behalf(world: World) -> None:
         "records": [],
         "referrals": [],
         "attempts": {f"photo:{hashlib.sha256(JPEG).hexdigest()}": 2, "r": 2, "f": 2},
+        "assignments": [],
     }
     r = await world.send_photo()  # the same photo on the inspector's behalf
     assert r.status_code == 201, r.text

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from backend.db.models import AuditEvent, OutboxMessage, OutboxState, Task, TaskStatus
+from backend.db.models import (
+    AuditEvent,
+    OutboxMessage,
+    OutboxState,
+    Task,
+    TaskAssignment,
+    TaskStatus,
+    User,
+)
 from backend.domain.upstream.worker import Forwarder, RoundReport
 from tests.upstream.conftest import Forwarding, submitted_copy
 
@@ -321,3 +329,43 @@ async def test_a_correction_after_forwarding_goes_as_a_new_version_with_its_own_
         headers=await f.login(f.inspector),
     )
     assert twice.status_code == 403
+
+
+async def test_a_leads_reassignment_is_reported_to_the_platform_on_the_leads_behalf(
+    forwarding: Forwarding,
+) -> None:
+    f = forwarding
+    async with f.db() as session:
+        people = (
+            await session.execute(
+                select(TaskAssignment.user_id, TaskAssignment.is_primary, User.platform_subject)
+                .join(User, User.id == TaskAssignment.user_id)
+                .where(TaskAssignment.task_id == f.task_id)
+            )
+        ).all()
+        lead_subject = await session.scalar(
+            select(User.platform_subject).where(User.username == f.lead)
+        )
+    other = next(user for user, primary, _ in people if not primary)
+    r = await f.backend.put(
+        f"/api/v1/team/tasks/{f.task_id}/assignment",
+        json={
+            "inspector_ids": [str(user) for user, _, _ in people],
+            "primary_inspector_id": str(other),
+            "reason": "主检人员调休，由协查人员担任主检",
+        },
+        headers=await f.login(f.lead),
+    )
+    assert r.status_code == 200, r.text
+    [message] = await f.outbox()
+    assert message.kind.value == "assignment" and message.subject == lead_subject
+    await drain(f)
+    [report] = (await f.received())["assignments"]
+    assert report["task_ref"] == str(f.task_id)
+    assert report["primary_subject"] == next(s for user, _, s in people if user == other)
+    assert sorted(report["inspector_subjects"]) == sorted(s for _, _, s in people)
+    assert report["reason"] == "主检人员调休，由协查人员担任主检"
+    # the record that follows goes on behalf of the new primary inspector
+    await f.approve()
+    record = next(m for m in await f.outbox() if m.kind.value == "record")
+    assert record.subject == report["primary_subject"]

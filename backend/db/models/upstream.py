@@ -18,6 +18,8 @@ class OutboxKind(enum.StrEnum):
     PHOTO = "photo"
     RECORD = "record"
     REFERRAL = "referral"
+    ASSIGNMENT = "assignment"
+    """A lead's reassignment of the task (DESIGN §7: reported to the platform too)."""
 
 
 class OutboxState(enum.StrEnum):

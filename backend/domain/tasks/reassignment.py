@@ -29,6 +29,7 @@ from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
 from backend.domain.fields import Reason
 from backend.domain.sync.store import lock_counter
+from backend.domain.upstream.messages import assignment_message
 from backend.errors import DomainError, InvalidInput, TaskNotFound
 
 from .assignment import ItemRequirement, check_assignment
@@ -98,8 +99,9 @@ async def append_history(
     primary_id: uuid.UUID,
     previous: list[str],
     reason: str | None,
-) -> None:
-    """One more entry in the task's assignment history (who, when, to whom, from whom, why)."""
+) -> int:
+    """One more entry in the task's assignment history (who, when, to whom, from whom, why);
+    answers its ordinal."""
     ordinal = (
         await session.scalar(
             select(func.max(AssignmentHistoryEntry.ordinal)).where(
@@ -120,6 +122,7 @@ async def append_history(
             reason=reason,
         )
     )
+    return ordinal + 1
 
 
 async def _reassign(
@@ -213,7 +216,7 @@ async def _reassign(
                 id=uuid.uuid4(), task_id=task.id, user_id=user_id, version=meta.seq, at=now
             )
         )
-    await append_history(
+    ordinal = await append_history(
         session,
         task,
         now,
@@ -224,6 +227,19 @@ async def _reassign(
         previous=before,
         reason=change.reason,
     )
+    report = await assignment_message(
+        session,
+        task.id,
+        task.platform_ref or str(task.id),
+        lead_id=lead_id,
+        inspector_ids=after_ids,
+        primary_id=change.primary_inspector_id,
+        reason=change.reason,
+        ordinal=ordinal,
+        now=now,
+    )
+    if report is not None:
+        session.add(report)  # the platform hears of it through the outbox, in this transaction
     meta.seq += 1
     task.sync_version = meta.seq
     task.updated_at = now

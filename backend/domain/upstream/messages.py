@@ -1,4 +1,5 @@
-"""The messages an approved record becomes, written to the outbox in the approving transaction.
+"""The messages an approved record becomes, written to the outbox in the approving transaction
+(and the report of a lead's reassignment, written in the reassigning one).
 
 For version ``n`` of a task's record, in stages: every file the record names (photos and
 signature images, by sha256), then the record itself (``record:{task}:v{n}``), then each
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import sync
-from backend.db.models import OutboxKind, OutboxMessage, StoredFile, SyncRecord
+from backend.db.models import OutboxKind, OutboxMessage, StoredFile, SyncRecord, User
 from backend.domain.auth.principal import Principal
 from backend.domain.media.access import Evidence
 from backend.domain.media.storage import BlobStore
@@ -160,4 +161,50 @@ def _message(
         deliveries=0,
         next_attempt_at=now,
         created_at=now,
+    )
+
+
+async def assignment_message(
+    session: AsyncSession,
+    task_id: uuid.UUID,
+    task_ref: str,
+    *,
+    lead_id: uuid.UUID,
+    inspector_ids: list[uuid.UUID],
+    primary_id: uuid.UUID,
+    reason: str,
+    ordinal: int,
+    now: datetime,
+) -> OutboxMessage | None:
+    """A lead's reassignment for the platform (DESIGN §7), sent on the lead's behalf — or
+    ``None`` when someone in it has no platform subject (the platform could not name them)."""
+    people = dict(
+        (
+            await session.execute(
+                select(User.id, User.platform_subject).where(User.id.in_([lead_id, *inspector_ids]))
+            )
+        )
+        .tuples()
+        .all()
+    )
+    subjects = [people.get(i) for i in inspector_ids]
+    lead = people.get(lead_id) or people.get(primary_id)
+    if lead is None or any(subject is None for subject in subjects):
+        return None
+    _, stage = await next_version(session, task_id)
+    return _message(
+        task_id,
+        stage,
+        OutboxKind.ASSIGNMENT,
+        f"assignment:{task_id}:{ordinal}",
+        lead,
+        0,
+        {
+            "task_ref": task_ref,
+            "inspector_subjects": [str(s) for s in subjects],
+            "primary_subject": str(people[primary_id]),
+            "reason": reason,
+            "changed_at": now.isoformat(),
+        },
+        now,
     )

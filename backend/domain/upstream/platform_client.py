@@ -31,6 +31,8 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 SUBJECT_TOKEN_LIFETIME = timedelta(minutes=2)
 RENEW_BEFORE = timedelta(minutes=1)
+RESULT_PATHS = {"record": "records", "referral": "referrals", "assignment": "assignments"}
+"""Where each kind of JSON message goes (photos are sent as their bytes)."""
 PERMANENT = frozenset({400, 403, 404, 405, 410, 413, 415, 422})
 """Answers that no retry can change: the message waits for an operator as a dead letter."""
 
@@ -158,7 +160,7 @@ class PlatformClient:
             return await self._http.post(
                 f"{self.base_url}/api/results/photos", content=delivery.body, headers=headers
             )
-        path = "records" if delivery.kind == "record" else "referrals"
+        path = RESULT_PATHS[delivery.kind]
         return await self._http.post(
             f"{self.base_url}/api/results/{path}", json=delivery.payload, headers=headers
         )
