@@ -181,15 +181,7 @@ function App() {
     return <p class="boot">正在打开掌上监管…</p>;
   }
   if (session === null) {
-    return (
-      <Login
-        appDb={appDb}
-        onSignedIn={(s) => {
-          location.hash = "#/";
-          setSession(s);
-        }}
-      />
-    );
+    return <Login appDb={appDb} onSignedIn={setSession} />;
   }
   return (
     <SignedIn key={session.account.userId} session={session} onSignedOut={() => setSession(null)} />

@@ -60,6 +60,9 @@ export function Login({ appDb, onSignedIn }: { appDb: AppDb; onSignedIn: (s: Ses
     }
     setBusy(true);
     setError(null);
+    // the signed-in app opens on the task list; set before the sign-in, not after it: the list
+    // shows as soon as the first sync lands, and a task tapped by then must stay open
+    history.replaceState(null, "", `${location.pathname}#/`);
     try {
       onSignedIn(await signIn(appDb, username.trim(), password));
     } catch (e) {
