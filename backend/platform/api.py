@@ -79,6 +79,13 @@ def api_router(*, auth: ApiAuth, intake: Intake, feed: TaskFeed, faults: FaultSw
             return Response(body, status_code=500, headers=headers)
         return Response(outcome.answer.body, status_code=outcome.answer.status, headers=headers)
 
+    async def submit_json(request: AnyRequest, kind: type[M]) -> Response[Any]:
+        """A JSON message on a person's behalf: checked, decoded strictly, then stored once."""
+        auth.caller(request.headers.get("authorization"), PEOPLE)
+        key = _idempotency_key(request)
+        message = _decode(await request.body(), kind)
+        return await submit(request, key, message, canonical(message))
+
     @post(
         "/results/photos",
         request_max_body_size=MAX_PHOTO_BYTES,
@@ -105,26 +112,17 @@ def api_router(*, auth: ApiAuth, intake: Intake, feed: TaskFeed, faults: FaultSw
     @post("/results/records", status_code=201, operation_id="ReceiveRecord")
     async def receive_record(request: AnyRequest) -> Response[Any]:
         """Receives one version of an inspection record; its photos must have arrived first."""
-        auth.caller(request.headers.get("authorization"), PEOPLE)
-        key = _idempotency_key(request)
-        message = _decode(await request.body(), RecordMessage)
-        return await submit(request, key, message, canonical(message))
+        return await submit_json(request, RecordMessage)
 
     @post("/results/referrals", status_code=201, operation_id="ReceiveReferral")
     async def receive_referral(request: AnyRequest) -> Response[Any]:
         """Receives a referral (抄告/移送) of a record already received."""
-        auth.caller(request.headers.get("authorization"), PEOPLE)
-        key = _idempotency_key(request)
-        message = _decode(await request.body(), ReferralMessage)
-        return await submit(request, key, message, canonical(message))
+        return await submit_json(request, ReferralMessage)
 
     @post("/results/assignments", status_code=201, operation_id="ReceiveAssignment")
     async def receive_assignment(request: AnyRequest) -> Response[Any]:
         """Receives a team lead's reassignment of a task (on the lead's behalf)."""
-        auth.caller(request.headers.get("authorization"), PEOPLE)
-        key = _idempotency_key(request)
-        message = _decode(await request.body(), AssignmentMessage)
-        return await submit(request, key, message, canonical(message))
+        return await submit_json(request, AssignmentMessage)
 
     @get(
         "/results/records/{record_key:str}/publication",
