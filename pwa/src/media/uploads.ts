@@ -22,20 +22,40 @@ export function onUploadProgress(listener: Listener): () => void {
   return () => listeners.delete(listener);
 }
 
+/** Users for whom this tab has a pass waiting for the upload lock. */
+const queued = new Set<string>();
+
 /**
  * Sends the files that wait, one at a time, under a lock of their own (a slow or stalled upload
- * never holds up the mutations' push and pull); another tab already uploading is left to it.
+ * never holds up the mutations' push and pull).
+ *
+ * When a pass is already sending (in this tab or another), it may have listed the files before
+ * the newest was written: one more pass waits for the lock and then sends whatever is left.
+ * More calls meanwhile add nothing — that waiting pass lists the files when it starts.
  */
 export async function uploadPending(ws: Workspace, session: Session): Promise<number> {
   if (typeof XMLHttpRequest === "undefined") {
     return 0; // the service worker has no XHR; pages send the files
   }
-  if (typeof navigator !== "undefined" && navigator.locks) {
-    return navigator.locks.request(`zsjg-upload-${ws.userId}`, { ifAvailable: true }, (lock) =>
-      lock === null ? 0 : sendAll(ws, session),
-    );
+  if (typeof navigator === "undefined" || !navigator.locks) {
+    return sendAll(ws, session);
   }
-  return sendAll(ws, session);
+  const name = `zsjg-upload-${ws.userId}`;
+  const now = await navigator.locks.request(name, { ifAvailable: true }, (lock) =>
+    lock === null ? null : sendAll(ws, session),
+  );
+  if (now !== null || queued.has(ws.userId)) {
+    return now ?? 0;
+  }
+  queued.add(ws.userId);
+  try {
+    return await navigator.locks.request(name, () => {
+      queued.delete(ws.userId); // a call from now on may need a pass after this one
+      return sendAll(ws, session);
+    });
+  } finally {
+    queued.delete(ws.userId);
+  }
 }
 
 async function sendAll(ws: Workspace, session: Session): Promise<number> {

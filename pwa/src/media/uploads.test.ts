@@ -1,0 +1,125 @@
+import "fake-indexeddb/auto";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { FileRow } from "../db/user-db";
+import type { Session } from "../session";
+import { TASK_ID, workspace } from "../testing/fixtures";
+import { uploadPending } from "./uploads";
+
+/** An exclusive Web Lock manager, as much of it as the uploads use. */
+function lockManager() {
+  const held = new Set<string>();
+  const waiting = new Map<string, (() => void)[]>();
+  const release = (name: string) => {
+    held.delete(name);
+    waiting.get(name)?.shift()?.();
+  };
+  return {
+    async request<T>(
+      name: string,
+      ...args:
+        | [(lock: object | null) => Promise<T>]
+        | [{ ifAvailable?: boolean }, (lock: object | null) => Promise<T>]
+    ): Promise<T> {
+      const [options, callback] = args.length === 1 ? [{}, args[0]] : args;
+      if (held.has(name)) {
+        if (options.ifAvailable) {
+          return callback(null);
+        }
+        await new Promise<void>((resolve) => {
+          waiting.set(name, [...(waiting.get(name) ?? []), resolve]);
+        });
+      }
+      held.add(name);
+      try {
+        return await callback({});
+      } finally {
+        release(name);
+      }
+    },
+  };
+}
+
+function fileRow(digest: string): FileRow {
+  return {
+    digest,
+    taskId: TASK_ID,
+    kind: "evidence",
+    mediaType: "image/jpeg",
+    size: 10,
+    createdAt: new Date().toISOString(),
+    state: "pending",
+    uploadUrl: null,
+    uploaded: 0,
+    confirmedAt: null,
+    lastError: null,
+  };
+}
+
+const session = { accessToken: async () => "token" } as unknown as Session;
+
+describe("uploadPending", () => {
+  let answerFirst: (() => void) | null;
+  let asked: string[];
+
+  beforeEach(() => {
+    answerFirst = null;
+    asked = [];
+    vi.stubGlobal("navigator", { locks: lockManager() });
+    vi.stubGlobal("XMLHttpRequest", class {});
+    // the server already holds every file (HEAD by digest: 200); the first HEAD hangs until
+    // the test lets it answer, as an upload in progress would
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string) => {
+        asked.push(url.split("/").pop() ?? "");
+        if (asked.length === 1) {
+          await new Promise<void>((resolve) => {
+            answerFirst = resolve;
+          });
+        }
+        return new Response(null, { status: 200 });
+      }),
+    );
+  });
+
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it("sends a file written while another pass is sending, once that pass ends", async () => {
+    const ws = workspace();
+    await ws.db.files.add(fileRow("a".repeat(64)));
+    const first = uploadPending(ws, session);
+    await vi.waitFor(() => expect(answerFirst).not.toBeNull());
+
+    // a photo taken now: the pass under way listed the files before it existed
+    await ws.db.files.add(fileRow("b".repeat(64)));
+    const second = uploadPending(ws, session);
+    const third = uploadPending(ws, session); // adds no pass: the waiting one lists the files
+    expect(await third).toBe(0);
+
+    answerFirst?.();
+    expect(await first).toBe(1);
+    expect(await second).toBe(1);
+    const states = (await ws.db.files.toArray()).map((f) => [f.digest[0], f.state]);
+    expect(states).toEqual([
+      ["a", "confirmed"],
+      ["b", "confirmed"],
+    ]);
+    expect(asked.map((d) => d[0])).toEqual(["a", "b"]);
+  });
+
+  it("a call after the waiting pass has started makes one more pass", async () => {
+    const ws = workspace();
+    await ws.db.files.add(fileRow("a".repeat(64)));
+    const first = uploadPending(ws, session);
+    await vi.waitFor(() => expect(answerFirst).not.toBeNull());
+    const second = uploadPending(ws, session);
+    answerFirst?.();
+    await first;
+    await second;
+    await ws.db.files.add(fileRow("c".repeat(64)));
+    expect(await uploadPending(ws, session)).toBe(1);
+    expect(asked.map((d) => d[0])).toEqual(["a", "c"]);
+  });
+});
