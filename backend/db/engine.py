@@ -50,11 +50,12 @@ def create_engine(url: str, *, busy_timeout_ms: int = 10_000, echo: bool = False
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True, **json)
     extra: dict[str, Any] = dict(json)
+    connect_args: dict[str, Any] = {"timeout": busy_timeout_ms / 1000}
     if make_url(url).get_driver_name() == "aiosqlite":
         extra["module"] = sqlite_driver.DBAPI  # one thread hand-over per statement, not four
-    engine = create_async_engine(
-        url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000}, **extra
-    )
+        # the push writer's statements run on the event loop's thread (``statements_in_place``)
+        connect_args["check_same_thread"] = False
+    engine = create_async_engine(url, echo=echo, connect_args=connect_args, **extra)
     database = make_url(url).database
 
     @event.listens_for(engine.sync_engine, "do_connect")

@@ -12,12 +12,25 @@ the URL stays ``sqlite+aiosqlite``. It relies on two internals of aiosqlite, ``_
 (queue a function for the connection's thread) and ``_conn`` (the ``sqlite3`` connection, only
 touched inside that thread); the versions are pinned in ``constraints.txt`` and the whole test
 suite runs through it. ``docs/benchmarks.md`` has the measurements.
+
+Inside :func:`statements_in_place` (the one writer of pushes) a statement makes no trip at all:
+it runs on the event loop's thread. Once ``BEGIN IMMEDIATE`` holds SQLite's one write lock, no
+statement of the transaction can wait for another connection (in WAL mode readers never block
+a writer), so each is CPU work of microseconds to a millisecond, cheaper done at once than
+handed over (the hand-over, the wake-up and the interpreter lock going back and forth cost a
+quarter of a push's CPU). Two things still go to the connection's thread: a ``BEGIN`` that finds
+the write lock taken (tried first with no busy wait; the thread then waits for it, up to the
+busy timeout) and the commit (its ``fsync``). The connection's thread is idle meanwhile:
+SQLAlchemy gives a connection one statement at a time, each finished before the next.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import aiosqlite
@@ -29,6 +42,22 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util.concurrency import await_only
 
 _Result = tuple[Any, list[Any] | None, Any, int]
+
+_IN_PLACE: ContextVar[bool] = ContextVar("zsjg_statements_in_place", default=False)
+
+
+@contextlib.contextmanager
+def statements_in_place() -> Iterator[None]:
+    """Statements of SQLite transactions run inside this block (in this task) run on the loop's thread.
+
+    Only for transactions that begin ``IMMEDIATE`` (:func:`backend.db.engine.write_intent`)
+    and make short statements; other databases' drivers ignore it.
+    """
+    token = _IN_PLACE.set(True)
+    try:
+        yield
+    finally:
+        _IN_PLACE.reset(token)
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> _Result:
@@ -55,12 +84,43 @@ def _run_many(conn: sqlite3.Connection, operation: str, seq_of_parameters: Any) 
         cursor.close()
 
 
+async def _in_place(
+    fn: Callable[[sqlite3.Connection, str, Any], _Result],
+    conn: sqlite3.Connection,
+    operation: str,
+    parameters: Any,
+) -> _Result | None:
+    """Run on the loop's thread; ``None`` for a ``BEGIN`` that would have to wait for the lock.
+
+    A coroutine that never suspends, so that SQLAlchemy sees the await it expects of an
+    async driver.
+    """
+    if operation[:5].upper() != "BEGIN":
+        return fn(conn, operation, parameters)
+    (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        return fn(conn, operation, parameters)
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # SQLITE_BUSY and its variants
+            raise
+        return None  # taken: the connection's thread waits for it
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
+
+
 class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ()
 
     def _trip(self, fn: Any, operation: Any, parameters: Any) -> _Result:
         driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         try:
+            if _IN_PLACE.get():
+                done: _Result | None = self.await_(
+                    _in_place(fn, driver._conn, operation, parameters)
+                )
+                if done is not None:
+                    return done
             result: _Result = self.await_(
                 driver._execute(fn, driver._conn, operation, parameters)  # type: ignore[no-untyped-call]
             )

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import Clock
+from backend.db.ids import random_uuids
 from backend.db.models import (
     DeviceSync,
     MutationLogEntry,
@@ -288,11 +289,12 @@ class SyncService:
                 )
             )
         if ws.mutation_log:
+            ids = random_uuids(len(ws.mutation_log))
             await session.execute(
                 _INSERT_LOG,
                 [
                     {
-                        "id": uuid.uuid4(),
+                        "id": row_id,
                         "mutation_id": entry.mutation_id,
                         "device_id": principal.device_id,
                         "user_id": principal.user_id,
@@ -303,7 +305,7 @@ class SyncService:
                         "hlc": entry.hlc,
                         "at": now,
                     }
-                    for entry in ws.mutation_log
+                    for row_id, entry in zip(ids, ws.mutation_log, strict=True)
                 ],
             )
         touched = set(ws.dirty_tasks) | changed_results | set(check_ins)

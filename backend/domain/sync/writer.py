@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.clock import Clock
 from backend.db.engine import write_intent
+from backend.db.sqlite_driver import statements_in_place
 from backend.domain.audit.service import Actor, Audit
 from backend.domain.auth.principal import Principal
 from backend.errors import DomainError
@@ -132,7 +133,7 @@ class PushWriter:
             failed: tuple[int, Exception] | None = None
             applied: list[tuple[_Job, PushResponse]] = []
             try:
-                with write_intent():
+                with write_intent(), statements_in_place():
                     async with self._session_maker() as session, session.begin():
                         turn = await take_turn(session, [j.principal.device_id for j in group])
                         for index, job in enumerate(group):

@@ -1,0 +1,99 @@
+"""The SQLite driver: statements in place run on the loop's thread and never make it wait for a lock."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from backend.db.engine import write_intent
+from backend.db.sqlite_driver import statements_in_place
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def sqlite_only(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the SQLite driver")
+
+
+async def _thread_of_statements(session: AsyncSession) -> int:
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert raw is not None
+    sqlite = raw._conn  # the sqlite3 connection, to give it a function
+    sqlite.create_function("which_thread", 0, threading.get_ident)
+    return int((await session.execute(text("SELECT which_thread()"))).scalar_one())
+
+
+async def test_statements_in_place_run_on_the_loops_thread(
+    sqlite_only: None, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    loop_thread = threading.get_ident()
+    async with session_maker() as session:
+        assert await _thread_of_statements(session) != loop_thread  # the connection's thread
+    with write_intent(), statements_in_place():
+        async with session_maker() as session, session.begin():
+            assert await _thread_of_statements(session) == loop_thread
+            await session.execute(
+                text("UPDATE sync_meta SET seq = seq WHERE id = 1")
+            )  # a write of the transaction, in place too
+    async with session_maker() as session:  # outside the block: the thread again
+        assert await _thread_of_statements(session) != loop_thread
+
+
+async def test_a_begin_in_place_that_finds_the_lock_taken_waits_without_stopping_the_loop(
+    sqlite_only: None, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    holder_has_lock = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_the_write_lock() -> None:
+        with write_intent():
+            async with session_maker() as session, session.begin():
+                await session.execute(text("UPDATE sync_meta SET seq = seq WHERE id = 1"))
+                holder_has_lock.set()
+                await release.wait()
+
+    holder = asyncio.create_task(hold_the_write_lock())
+    await holder_has_lock.wait()
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    asyncio.get_running_loop().call_later(0.3, release.set)
+    started = time.monotonic()
+    with write_intent(), statements_in_place():
+        async with session_maker() as session, session.begin():
+            await session.execute(text("UPDATE sync_meta SET seq = seq WHERE id = 1"))  # BEGIN
+            waited = time.monotonic() - started
+            (timeout,) = (await session.execute(text("PRAGMA busy_timeout"))).one()
+    ticker.cancel()
+    await holder
+    assert waited >= 0.25  # it waited for the holder's commit …
+    assert ticks >= 10  # … while the loop went on running other tasks
+    assert timeout == 10000  # the busy timeout is what it was before the attempt
+
+
+async def test_an_error_in_place_is_the_drivers_error_and_the_transaction_rolls_back(
+    sqlite_only: None, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    async with session_maker() as session:
+        before = (await session.execute(text("SELECT seq FROM sync_meta"))).scalar_one()
+    with pytest.raises(IntegrityError), write_intent(), statements_in_place():
+        async with session_maker() as session, session.begin():
+            await session.execute(text("UPDATE sync_meta SET seq = seq + 1 WHERE id = 1"))
+            await session.execute(text("INSERT INTO sync_meta (id, seq, epoch) VALUES (1, 0, 'x')"))
+    async with session_maker() as session:
+        assert (await session.execute(text("SELECT seq FROM sync_meta"))).scalar_one() == before
