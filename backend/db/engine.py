@@ -72,6 +72,10 @@ def create_engine(url: str, *, busy_timeout_ms: int = 10_000, echo: bool = False
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # a transaction larger than the page cache keeps its pages in memory instead of
+            # writing them to the WAL before its commit: the push writer's statements run on the
+            # event loop's thread (``statements_in_place``), which must not do disk writes
+            cursor.execute("PRAGMA cache_spill=OFF")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         finally:
             cursor.close()

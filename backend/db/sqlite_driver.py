@@ -13,15 +13,19 @@ the URL stays ``sqlite+aiosqlite``. It relies on two internals of aiosqlite, ``_
 touched inside that thread); the versions are pinned in ``constraints.txt`` and the whole test
 suite runs through it. ``docs/benchmarks.md`` has the measurements.
 
-Inside :func:`statements_in_place` (the one writer of pushes) a statement makes no trip at all:
-it runs on the event loop's thread. Once ``BEGIN IMMEDIATE`` holds SQLite's one write lock, no
-statement of the transaction can wait for another connection (in WAL mode readers never block
-a writer), so each is CPU work of microseconds to a millisecond, cheaper done at once than
-handed over (the hand-over, the wake-up and the interpreter lock going back and forth cost a
-quarter of a push's CPU). Two things still go to the connection's thread: a ``BEGIN`` that finds
-the write lock taken (tried first with no busy wait; the thread then waits for it, up to the
-busy timeout) and the commit (its ``fsync``). The connection's thread is idle meanwhile:
-SQLAlchemy gives a connection one statement at a time, each finished before the next.
+Inside :func:`statements_in_place` (the one writer of pushes) the statements of a write
+transaction make no trip at all: they run on the event loop's thread. Once ``BEGIN IMMEDIATE``
+holds SQLite's one write lock, no statement of the transaction can wait for another connection
+(in WAL mode readers never block a writer), and with ``cache_spill`` off (``engine.py``) none
+writes to the disk before the commit, so each is CPU work of microseconds to a millisecond,
+cheaper done at once than handed over (the hand-over, the wake-up and the interpreter lock going
+back and forth cost a quarter of a push's CPU). The rest still goes to the connection's thread:
+a ``BEGIN IMMEDIATE`` that finds the write lock taken (tried first with no busy wait; the thread
+then waits for it, up to the busy timeout), the commit (its ``fsync``, and a checkpoint when
+one is due), a reader's transaction and whatever runs outside a transaction (a new connection's
+pragmas). The connection's thread is idle meanwhile: SQLAlchemy gives a connection one
+statement at a time, each finished before the next. The writer lets other tasks run between
+the pushes of a group, so the loop waits at most for one push's work.
 """
 
 from __future__ import annotations
@@ -84,19 +88,29 @@ def _run_many(conn: sqlite3.Connection, operation: str, seq_of_parameters: Any) 
         cursor.close()
 
 
+def _takes_write_lock(begin: str) -> bool:
+    return begin.upper().split()[1:2] in (["IMMEDIATE"], ["EXCLUSIVE"])
+
+
 async def _in_place(
     fn: Callable[[sqlite3.Connection, str, Any], _Result],
+    write_locked: bool,
     conn: sqlite3.Connection,
     operation: str,
     parameters: Any,
 ) -> _Result | None:
-    """Run on the loop's thread; ``None`` for a ``BEGIN`` that would have to wait for the lock.
+    """Run on the loop's thread; ``None`` for what must go to the connection's thread.
 
-    A coroutine that never suspends, so that SQLAlchemy sees the await it expects of an
-    async driver.
+    In place: a ``BEGIN IMMEDIATE`` that gets the write lock at once, and the statements of
+    the transaction it began. To the thread: a ``BEGIN`` that would wait for the lock, any
+    other ``BEGIN`` (a reader's statements may wait, in WAL recovery), and statements outside
+    a write transaction (a new connection's pragmas). A coroutine that never suspends, so that
+    SQLAlchemy sees the await it expects of an async driver.
     """
     if operation[:5].upper() != "BEGIN":
-        return fn(conn, operation, parameters)
+        return fn(conn, operation, parameters) if write_locked and conn.in_transaction else None
+    if not write_locked:
+        return None
     (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
     conn.execute("PRAGMA busy_timeout=0")
     try:
@@ -114,10 +128,13 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     def _trip(self, fn: Any, operation: Any, parameters: Any) -> _Result:
         driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        adapted: _OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        if operation[:5].upper() == "BEGIN":
+            adapted.write_locked = _takes_write_lock(operation)
         try:
             if _IN_PLACE.get():
                 done: _Result | None = self.await_(
-                    _in_place(fn, driver._conn, operation, parameters)
+                    _in_place(fn, adapted.write_locked, driver._conn, operation, parameters)
                 )
                 if done is not None:
                     return done
@@ -147,7 +164,12 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("write_locked",)
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.write_locked = False
+        """Whether the transaction began ``IMMEDIATE`` (or ``EXCLUSIVE``): it holds the write lock."""
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
         if server_side:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 
@@ -11,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.db.engine import write_intent
-from backend.db.sqlite_driver import statements_in_place
+from backend.db.sqlite_driver import _in_place, _run, statements_in_place
 
 pytestmark = pytest.mark.anyio
 
@@ -97,3 +98,29 @@ async def test_an_error_in_place_is_the_drivers_error_and_the_transaction_rolls_
             await session.execute(text("INSERT INTO sync_meta (id, seq, epoch) VALUES (1, 0, 'x')"))
     async with session_maker() as session:
         assert (await session.execute(text("SELECT seq FROM sync_meta"))).scalar_one() == before
+
+
+async def test_a_readers_transaction_and_statements_outside_a_write_transaction_go_to_the_thread(
+    sqlite_only: None, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """In place is only for a transaction that holds the write lock: a reader's statements may
+    wait (WAL recovery), and so may a new connection's ``PRAGMA journal_mode``."""
+    loop_thread = threading.get_ident()
+    with statements_in_place():  # no write intent: the transaction begins deferred
+        async with session_maker() as session:
+            assert await _thread_of_statements(session) != loop_thread
+    plain = sqlite3.connect(":memory:", isolation_level=None)
+    pragma = "PRAGMA journal_mode"
+    assert await _in_place(_run, True, plain, pragma, None) is None  # not in a transaction
+    plain.execute("BEGIN")
+    assert await _in_place(_run, False, plain, pragma, None) is None  # a deferred BEGIN's
+    assert await _in_place(_run, False, plain, "BEGIN", None) is None
+    assert await _in_place(_run, True, plain, pragma, None) is not None
+
+
+async def test_a_transaction_keeps_its_pages_until_its_commit(
+    sqlite_only: None, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """``cache_spill`` off: no write to the WAL from a statement run in place."""
+    async with session_maker() as session:
+        assert (await session.execute(text("PRAGMA cache_spill"))).scalar_one() == 0

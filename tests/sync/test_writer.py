@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from typing import Any
 
@@ -212,3 +213,39 @@ async def test_a_state_that_cannot_be_written_fails_its_own_push(
             )
         ).all()
     assert dict(logged) == {a.device_id: 2, c.device_id: 1}
+
+
+async def test_other_tasks_run_between_the_pushes_of_a_group(
+    session_maker: Maker, clock: FixedClock, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's statements run on the loop's thread: it yields after each push, so a
+    group of many pushes keeps the other requests waiting for one push at the most."""
+    phones = [await device_of(session_maker, clock, world["amr_a"]) for _ in range(4)]
+    ticks = 0
+    seen: list[int] = []
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    apply = SyncService.apply
+
+    async def counting(self: SyncService, *args: Any) -> Any:
+        seen.append(ticks)
+        return await apply(self, *args)
+
+    monkeypatch.setattr(SyncService, "apply", counting)
+    writer = PushWriter(session_maker, clock)
+    await writer.start()
+    ticker = asyncio.create_task(tick())
+    try:
+        await asyncio.gather(
+            *(writer.push(p, finding_push(p, world["t1"], range(1, 4)), None) for p in phones)
+        )
+    finally:
+        ticker.cancel()
+        await writer.stop()
+    assert writer.groups == 1 and len(seen) == 4
+    assert all(later > earlier for earlier, later in itertools.pairwise(seen))

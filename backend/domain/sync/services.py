@@ -145,6 +145,8 @@ class SyncService:
         """
         check_envelope(request.protocol_version, request.client_id, principal)
         session = self._session
+        if session.new or session.dirty:  # an earlier push of the group: its last task changes
+            await session.flush()  # (the reads below are Core statements, which do not autoflush)
         raws = [bytes(raw) for raw in request.mutations]
         if principal.device_id not in turn.stored:  # not named when the turn was taken
             stored = await device_last_seq(session, principal.device_id)

@@ -151,6 +151,9 @@ class PushWriter:
                                 failed = (index, exc)
                                 raise _RollBack from exc
                             applied.append((job, response))
+                            # the statements run on the loop's thread (statements_in_place): let
+                            # the other requests have a turn between pushes, not only at the commit
+                            await asyncio.sleep(0)
                         try:
                             await end_turn(session, turn)
                         except Exception as exc:
