@@ -47,7 +47,7 @@ def table_of(model: type[Any]) -> Table:
 
 
 # The push path's statements name the tables' columns, not the mapped classes': a Core
-# statement skips the ORM's compile and result layers (a quarter of a push's database time)
+# statement skips the ORM's compile and result layers
 _META = table_of(SyncMeta).c
 _COUNTER = select(_META.seq, _META.epoch).where(_META.id == META_ID).with_for_update()
 _STORE_COUNTER = (
