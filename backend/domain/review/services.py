@@ -23,9 +23,9 @@ from backend.domain.fields import Reason
 from backend.domain.media.access import evidence_of
 from backend.domain.media.storage import BlobStore
 from backend.domain.sync.store import lock_counter
-from backend.domain.tasks.queries import led_team_ids
+from backend.domain.tasks.queries import led_task_for_update
 from backend.domain.upstream.messages import compose
-from backend.errors import OwnRecord, RecordIncomplete, TaskNotFound, TaskNotReviewable
+from backend.errors import OwnRecord, RecordIncomplete, TaskNotReviewable
 
 
 class Approval(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -45,17 +45,6 @@ class Reviewed(msgspec.Struct, kw_only=True):
     """The version of the record queued for forwarding (approval only)."""
     messages: int = 0
     """How many messages to the platform were queued (files, the record, referrals)."""
-
-
-async def _led_task(session: AsyncSession, lead_id: uuid.UUID, task_id: uuid.UUID) -> Task:
-    task = await session.scalar(
-        select(Task)
-        .where(Task.id == task_id, Task.team_id.in_(led_team_ids(lead_id)))
-        .with_for_update()
-    )
-    if task is None:
-        raise TaskNotFound("任务不存在或不属于您的检查组", task_id=str(task_id))
-    return task
 
 
 def _must_be_submitted(task: Task, action: str) -> None:
@@ -110,7 +99,7 @@ async def approve(
     approval: Approval,
 ) -> Reviewed:
     meta = await lock_counter(session)  # the status change is a synced write
-    task = await _led_task(session, principal.user_id, task_id)
+    task = await led_task_for_update(session, principal.user_id, task_id)
     _must_be_submitted(task, "审核通过")
     if await session.scalar(
         select(TaskAssignment.user_id).where(
@@ -178,7 +167,7 @@ async def reopen(
     """A correction after forwarding (更正): the inspectors may edit again; the next approval
     forwards the record as a new version with keys of its own (``record:{task}:v{n+1}``)."""
     meta = await lock_counter(session)
-    task = await _led_task(session, principal.user_id, task_id)
+    task = await led_task_for_update(session, principal.user_id, task_id)
     if task.status not in REOPENABLE:
         raise TaskNotReviewable(
             f"只有已报送或已公示的任务才能更正（当前状态：{task.status.value}）",
@@ -200,7 +189,7 @@ async def return_record(
     session: AsyncSession, audit: Audit, principal: Principal, task_id: uuid.UUID, change: Return
 ) -> Reviewed:
     meta = await lock_counter(session)
-    task = await _led_task(session, principal.user_id, task_id)
+    task = await led_task_for_update(session, principal.user_id, task_id)
     _must_be_submitted(task, "退回")
     return await _move(
         session,

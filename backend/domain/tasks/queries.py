@@ -56,6 +56,20 @@ def led_team_ids(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
     return select(Team.id).where(Team.lead_id == user_id)
 
 
+async def led_task_for_update(
+    session: AsyncSession, lead_id: uuid.UUID, task_id: uuid.UUID
+) -> Task:
+    """A task of a team the lead leads, locked until commit; 404 for any other task."""
+    task = await session.scalar(
+        select(Task)
+        .where(Task.id == task_id, Task.team_id.in_(led_team_ids(lead_id)))
+        .with_for_update()
+    )
+    if task is None:
+        raise TaskNotFound("任务不存在或不属于您的检查组", task_id=str(task_id))
+    return task
+
+
 def assigned_task_ids(user_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
     return select(TaskAssignment.task_id).where(TaskAssignment.user_id == user_id)
 

@@ -33,7 +33,7 @@ from backend.domain.upstream.messages import assignment_message
 from backend.errors import DomainError, InvalidInput, TaskNotFound
 
 from .assignment import ItemRequirement, check_assignment
-from .queries import led_team_ids
+from .queries import led_task_for_update, led_team_ids
 
 FINISHED = frozenset({TaskStatus.PUBLISHED, TaskStatus.WITHDRAWN})
 
@@ -134,13 +134,7 @@ async def _reassign(
     change: Reassignment,
 ) -> Task:
     meta = await lock_counter(session)
-    task = await session.scalar(
-        select(Task)
-        .where(Task.id == task_id, Task.team_id.in_(led_team_ids(lead_id)))
-        .with_for_update()
-    )
-    if task is None:
-        raise TaskNotFound("任务不存在或不属于您的检查组", task_id=str(task_id))
+    task = await led_task_for_update(session, lead_id, task_id)
     if task.status in FINISHED:
         raise InvalidInput(
             f"任务已{'公示' if task.status is TaskStatus.PUBLISHED else '撤回'}，不能再调整检查人员"

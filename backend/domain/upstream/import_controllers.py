@@ -24,9 +24,9 @@ from backend.domain.audit.actions import AuditAction
 from backend.domain.audit.service import Audit
 from backend.domain.fields import Reason
 from backend.domain.sync.store import lock_counter
-from backend.domain.tasks.queries import led_team_ids
+from backend.domain.tasks.queries import led_task_for_update, led_team_ids
 from backend.domain.tasks.reassignment import record_refusal
-from backend.errors import DomainError, InvalidInput, TaskNotFound, TaskNotHeld
+from backend.errors import DomainError, InvalidInput, TaskNotHeld
 from backend.http.deps import AuditUnit, Caller, DbSession
 from backend.http.security import requires_team_lead
 
@@ -208,13 +208,7 @@ async def _release(
     session: AsyncSession, audit: Audit, *, lead_id: uuid.UUID, task_id: uuid.UUID, change: Release
 ) -> Released:
     await lock_counter(session)  # the release is a synced write: the phones pull the task
-    task = await session.scalar(
-        select(Task)
-        .where(Task.id == task_id, Task.team_id.in_(led_team_ids(lead_id)))
-        .with_for_update()
-    )
-    if task is None:
-        raise TaskNotFound("任务不存在或不属于您的检查组", task_id=str(task_id))
+    task = await led_task_for_update(session, lead_id, task_id)
     if task.status is not TaskStatus.HELD:
         raise TaskNotHeld(
             f"只有待处理（held）的任务才能放行（当前状态：{task.status.value}）",
@@ -289,13 +283,7 @@ async def acknowledge_change(
     task_id: uuid.UUID,
     change: Acknowledgement,
 ) -> Acknowledged:
-    task = await session.scalar(
-        select(Task)
-        .where(Task.id == task_id, Task.team_id.in_(led_team_ids(lead_id)))
-        .with_for_update()
-    )
-    if task is None:
-        raise TaskNotFound("任务不存在或不属于您的检查组", task_id=str(task_id))
+    task = await led_task_for_update(session, lead_id, task_id)
     pending = task.platform_change_pending
     if not pending:
         raise InvalidInput("这个任务没有待处理的平台调整")
