@@ -176,8 +176,9 @@ async def assignment_message(
     ordinal: int,
     now: datetime,
 ) -> OutboxMessage | None:
-    """A lead's reassignment for the platform (DESIGN §7), sent on the lead's behalf — or
-    ``None`` when someone in it has no platform subject (the platform could not name them)."""
+    """A lead's reassignment for the platform (DESIGN §7), sent on the lead's behalf (on the
+    new primary's when the lead has no platform subject) — or ``None`` when an inspector in it
+    has none (the platform could not name them)."""
     people = dict(
         (
             await session.execute(
