@@ -22,10 +22,10 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.types import ControllerRouterHandler
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.clock import Clock, SystemClock
-from backend.db.engine import create_engine
+from backend.db.engine import create_engine, is_sqlite
 from backend.db.migrate import MIGRATIONS_DIR
 from backend.db.models import Base
 from backend.domain.audit.controllers import (
@@ -54,7 +54,8 @@ from backend.domain.records.controllers import RecordFormController
 from backend.domain.review.controllers import ReviewController
 from backend.domain.sync.controllers import DeviceController, SyncController
 from backend.domain.sync.team import DeviceAdminController, TeamSyncController
-from backend.domain.sync.writer import PushWriter
+from backend.domain.sync.writer import PushWriter, PushWriting
+from backend.domain.sync.writer_process import PushWriterProcess
 from backend.domain.tasks.controllers import (
     TaskController,
     TeamAssignmentController,
@@ -73,7 +74,7 @@ from backend.http.security import (
     request_id_middleware,
     write_intent_middleware,
 )
-from backend.settings import Settings
+from backend.settings import Settings, SettingsError
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     health,
@@ -117,6 +118,25 @@ class _Lifespan(InitPluginProtocol):
         return app_config
 
 
+def _push_writer(
+    settings: Settings,
+    session_maker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    clock_given: bool,
+) -> PushWriting:
+    """The push writer the settings ask for (``Settings.push_writer``)."""
+    mode = settings.push_writer
+    if mode == "auto":
+        in_child = is_sqlite(settings.effective_database_url) and not clock_given
+        mode = "process" if in_child else "inline"
+    if mode == "process":
+        if clock_given:
+            raise SettingsError("push_writer=process writes with the system clock, not one given")
+        return PushWriterProcess(settings)
+    return PushWriter(session_maker, clock)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -143,7 +163,7 @@ def create_app(
         engine=engine,
         session_maker=session_maker,
         login_source=DemoLoginSource(settings.demo_password) if settings.demo_mode else None,
-        push_writer=PushWriter(session_maker, the_clock),
+        push_writer=_push_writer(settings, session_maker, the_clock, clock_given=clock is not None),
         uploads=UploadService(
             engine,
             session_maker,

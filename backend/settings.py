@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -69,6 +70,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     pwa_dir: Path | None = None
     """The built PWA (``pwa/dist``) served at ``/``; default the repository's ``pwa/dist``."""
     database_echo: bool = False
+    push_writer: Literal["auto", "inline", "process"] = "auto"
+    """Where pushes are written: ``process``, a child process of the server's own (the server
+    keeps HTTP on one core, the writing gets the other); ``inline``, the server's own event
+    loop; ``auto``, a child process on SQLite and inline on PostgreSQL (where several server
+    processes can write side by side) or when the app is given its clock (tests)."""
     sqlite_busy_timeout_ms: int = 10_000
 
     @property

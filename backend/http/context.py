@@ -11,7 +11,7 @@ from backend.domain.auth.login_sources import LoginSource
 from backend.domain.auth.sso import SsoService
 from backend.domain.auth.tokens import TokenSigner
 from backend.domain.media.uploads import UploadService
-from backend.domain.sync.writer import PushWriter
+from backend.domain.sync.writer import PushWriting
 from backend.domain.upstream.worker import Forwarder
 from backend.settings import Settings
 
@@ -23,7 +23,7 @@ class AppContext:
     engine: AsyncEngine
     session_maker: async_sessionmaker[AsyncSession]
     login_source: LoginSource | None
-    push_writer: PushWriter
+    push_writer: PushWriting
     uploads: UploadService
     sso: SsoService | None = None
     """Sign-in through the platform's single sign-on, when an issuer is configured."""

@@ -1,7 +1,8 @@
 """Fault test: the server is killed (SIGKILL) in the middle of pushes, 20 rounds, and restarted.
 
-Every acknowledged mutation is present afterwards, none twice, and SQLite's integrity check
-passes. Bounded: 20 rounds, each with a timeout.
+In every fourth round its push writer process is killed instead, and the server lives on.
+Every acknowledged mutation is present afterwards, none twice, a killed server's writer ends
+on its own, and SQLite's integrity check passes. Bounded: 20 rounds, each with a timeout.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data.parent / "server.log"
+        self.writers: set[int] = set()
+        """Writer processes of servers that were killed: each must end on its own."""
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZSJG_")}
@@ -72,8 +75,32 @@ class Server:
 
     def kill(self) -> None:
         assert self.proc is not None
+        self.writers |= set(self.writer_pids())
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
+
+    def writer_pids(self) -> list[int]:
+        """The server's push writer processes (``zsjg demo`` writes pushes in a child)."""
+        assert self.proc is not None
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmdline = (entry / "cmdline").read_bytes()
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == self.proc.pid and b"writer_process" in cmdline:
+                found.append(int(entry.name))
+        return found
+
+
+def _running(pid: int) -> bool:
+    """The process exists and has not ended (a zombie waits only to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def test_kill_9_in_the_middle_of_pushes(tmp_path: Path) -> None:
@@ -107,6 +134,7 @@ def test_kill_9_in_the_middle_of_pushes(tmp_path: Path) -> None:
         acknowledged: set[str] = set()
         created: set[str] = set()
         killed_mid_push = 0
+        writers_killed = 0
 
         def push(batch: list[dict[str, Any]], answers: list[Any]) -> None:
             try:
@@ -121,7 +149,7 @@ def test_kill_9_in_the_middle_of_pushes(tmp_path: Path) -> None:
             except httpx.TransportError as exc:
                 answers.append(exc)
 
-        for _ in range(ROUNDS):
+        for round_ in range(ROUNDS):
             for _ in range(BATCH):
                 seq += 1
                 fid = str(uuid.uuid4())
@@ -143,7 +171,13 @@ def test_kill_9_in_the_middle_of_pushes(tmp_path: Path) -> None:
             thread = threading.Thread(target=push, args=(list(pending), answers))
             thread.start()
             time.sleep(rng.uniform(0.0, 0.12))
-            server.kill()
+            kill_the_writer = round_ % 4 == 3 and server.writer_pids()
+            if kill_the_writer:  # the server lives on: its push is answered 503 or 200
+                for pid in server.writer_pids():
+                    os.kill(pid, signal.SIGKILL)
+                    writers_killed += 1
+            else:
+                server.kill()
             thread.join(timeout=30)
             response = answers[0] if answers else None
             if isinstance(response, httpx.Response) and response.status_code == 200:
@@ -154,7 +188,8 @@ def test_kill_9_in_the_middle_of_pushes(tmp_path: Path) -> None:
                 }
             else:
                 killed_mid_push += 1
-            server.start()
+            if not kill_the_writer:
+                server.start()
             last_seq = httpx.post(
                 f"{server.base}/api/v1/sync/pull",
                 json={**envelope, "cursor": 0, "limit": 1},
@@ -180,6 +215,12 @@ def test_kill_9_in_the_middle_of_pushes(tmp_path: Path) -> None:
         if server.proc is not None and server.proc.poll() is None:
             server.kill()
     assert killed_mid_push >= 3, "the kills never hit a push in flight: the test proved nothing"
+    assert writers_killed >= 3, "the push writer never ran in a child of its own"
+    # a killed server's writer finishes what it held and ends on its own
+    deadline = time.monotonic() + 60
+    while any(_running(pid) for pid in server.writers):
+        assert time.monotonic() < deadline, "a killed server's push writer did not end"
+        time.sleep(0.2)
     with sqlite3.connect(server.data / "zsjg.sqlite3") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         mine = uuid.UUID(device).bytes  # the demo data has a device and a record of its own

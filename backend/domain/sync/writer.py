@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -62,6 +63,18 @@ class _Job:
     done: asyncio.Future[PushResponse] = field(repr=False)
 
 
+class PushWriting(Protocol):
+    """What the app holds to write pushes: :class:`PushWriter`, or the same in a child process."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def push(
+        self, principal: Principal, request: PushRequest, request_id: str | None
+    ) -> PushResponse: ...
+
+
 class PushWriter:
     """The app's one writer of pushes (started and stopped with the app)."""
 
@@ -97,14 +110,20 @@ class PushWriter:
         self, principal: Principal, request: PushRequest, request_id: str | None
     ) -> PushResponse:
         """Queue the push and wait until it is committed (or has failed on its own)."""
+        # a caller that goes away does not take the push back: it applies, and the phone's
+        # next push of the same mutations is answered from the log
+        return await asyncio.shield(self.submit(principal, request, request_id))
+
+    def submit(
+        self, principal: Principal, request: PushRequest, request_id: str | None
+    ) -> asyncio.Future[PushResponse]:
+        """Queue the push now; the future is its answer once committed (or its own failure)."""
         queue = self._queue
         if queue is None:
             raise ServerStopping("服务器正在停止，请稍后重新同步")
         job = _Job(principal, request, request_id, asyncio.get_running_loop().create_future())
         queue.put_nowait(job)
-        # a caller that goes away does not take the push back: it applies, and the phone's
-        # next push of the same mutations is answered from the log
-        return await asyncio.shield(job.done)
+        return job.done
 
     async def _run(self, queue: asyncio.Queue[_Job]) -> None:
         while True:
@@ -219,4 +238,11 @@ def _settle(job: _Job, exc: BaseException, *, cause: BaseException | None = None
         job.done.set_exception(exc)
 
 
-__all__ = ["MAX_GROUP", "MAX_GROUP_MUTATIONS", "PushNotStored", "PushWriter", "ServerStopping"]
+__all__ = [
+    "MAX_GROUP",
+    "MAX_GROUP_MUTATIONS",
+    "PushNotStored",
+    "PushWriter",
+    "PushWriting",
+    "ServerStopping",
+]
