@@ -26,6 +26,13 @@ one is due), a reader's transaction and whatever runs outside a transaction (a n
 pragmas). The connection's thread is idle meanwhile: SQLAlchemy gives a connection one
 statement at a time, each finished before the next. The writer lets other tasks run between
 the pushes of a group, so the loop waits at most for one push's work.
+
+A deferred ``BEGIN`` (a reader's) takes no lock and reads nothing, so it is not sent on its
+own: it goes with the transaction's first statement, in the same trip, and a transaction that
+ends before any statement costs nothing. Inside :func:`reads_in_place` (the two lookups every
+request makes: the caller's device session, the quick answer to a pull at the head) a
+reader's ``SELECT`` runs on the loop's thread as well, with no busy wait (a read SQLite
+answers busy goes to the thread), and so does the end of that reader's transaction.
 """
 
 from __future__ import annotations
@@ -64,6 +71,56 @@ def statements_in_place() -> Iterator[None]:
         _IN_PLACE.reset(token)
 
 
+_READS_IN_PLACE: ContextVar[bool] = ContextVar("zsjg_reads_in_place", default=False)
+
+
+@contextlib.contextmanager
+def reads_in_place() -> Iterator[None]:
+    """Short reads of SQLite inside this block (in this task) run on the loop's thread.
+
+    For a lookup by key on every request (the caller's device session, the quick pull): in
+    WAL mode a reader takes no lock another connection holds, so the read is a few
+    microseconds of CPU, cheaper than two hand-overs to the connection's thread. A read that
+    SQLite answers busy (WAL recovery) goes to the thread. Other databases' drivers ignore it.
+    """
+    token = _READS_IN_PLACE.set(True)
+    try:
+        yield
+    finally:
+        _READS_IN_PLACE.reset(token)
+
+
+async def _read_in_place(
+    fn: Callable[[sqlite3.Connection, str, Any], _Result],
+    begin: bool,
+    busy_timeout_ms: int,
+    conn: sqlite3.Connection,
+    operation: str,
+    parameters: Any,
+) -> _Result | None:
+    """A read (and the ``BEGIN`` put off for it) on the loop's thread; ``None``: to the thread.
+
+    Only a ``SELECT`` runs here; anything else, and a read SQLite answers busy, goes to the
+    connection's thread (which waits up to the busy timeout). A coroutine that never suspends,
+    as ``_in_place``.
+    """
+    if operation.lstrip()[:6].upper() != "SELECT":
+        return None
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        if begin:
+            conn.execute("BEGIN")
+        return fn(conn, operation, parameters)
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+            raise
+        if begin and conn.in_transaction:
+            conn.execute("ROLLBACK")  # the thread begins it again
+        return None
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+
+
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> _Result:
     """Run in the connection's thread: execute, fetch everything, close the cursor."""
     cursor = conn.cursor()
@@ -86,6 +143,20 @@ def _run_many(conn: sqlite3.Connection, operation: str, seq_of_parameters: Any) 
         return None, None, cursor.lastrowid, cursor.rowcount
     finally:
         cursor.close()
+
+
+def _begun(fn: Callable[[sqlite3.Connection, str, Any], _Result]) -> Callable[..., _Result]:
+    """``fn``, after the ``BEGIN`` that was put off until now (in the same trip)."""
+
+    def run(conn: sqlite3.Connection, operation: str, parameters: Any) -> _Result:
+        conn.execute("BEGIN")
+        return fn(conn, operation, parameters)
+
+    return run
+
+
+def _is_deferred_begin(operation: str) -> bool:
+    return operation.strip().upper() in ("BEGIN", "BEGIN DEFERRED", "BEGIN TRANSACTION")
 
 
 def _takes_write_lock(begin: str) -> bool:
@@ -131,6 +202,42 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         adapted: _OneTripConnection = self._adapt_connection  # type: ignore[assignment]
         if operation[:5].upper() == "BEGIN":
             adapted.write_locked = _takes_write_lock(operation)
+            if _is_deferred_begin(operation):
+                # a deferred BEGIN takes no lock and reads nothing: it goes with the next statement,
+                # and a transaction that ends before one needs no trip at all
+                adapted.begin_pending = True
+                return None, None, -1, -1
+        if (
+            _READS_IN_PLACE.get()
+            and not adapted.write_locked
+            and (adapted.begin_pending or adapted.read_in_place)
+        ):
+            read: _Result | None = None
+            try:
+                read = self.await_(
+                    _read_in_place(
+                        fn,
+                        adapted.begin_pending,
+                        adapted.busy_timeout_ms,
+                        driver._conn,
+                        operation,
+                        parameters,
+                    )
+                )
+            except Exception as error:
+                adapted.read_in_place = adapted.read_in_place or adapted.begin_pending
+                adapted.begin_pending = False
+                self._adapt_connection._handle_exception(error)
+            if read is not None:
+                if adapted.begin_pending:
+                    adapted.begin_pending = False
+                    adapted.read_in_place = True
+                return read
+        # a statement on the connection's thread: the transaction ends there too (it may write)
+        adapted.read_in_place = False
+        if adapted.begin_pending:
+            adapted.begin_pending = False
+            fn = _begun(fn)
         try:
             if _IN_PLACE.get():
                 done: _Result | None = self.await_(
@@ -164,12 +271,44 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("write_locked",)
+    __slots__ = ("begin_pending", "busy_timeout_ms", "read_in_place", "write_locked")
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self.write_locked = False
         """Whether the transaction began ``IMMEDIATE`` (or ``EXCLUSIVE``): it holds the write lock."""
+        self.begin_pending = False
+        """A deferred ``BEGIN`` was asked for and waits for the next statement's trip."""
+        self.read_in_place = False
+        """The open transaction is a reader begun on the loop's thread (``reads_in_place``)."""
+        self.busy_timeout_ms = 0
+        """What ``PRAGMA busy_timeout`` is put back to after a read in place."""
+
+    def commit(self) -> None:
+        if self.begin_pending:  # nothing ran: there is no transaction to end
+            self.begin_pending = False
+            return
+        if self.read_in_place:  # a reader's end: releases its snapshot, no disk work
+            self.read_in_place = False
+            self._end_in_place(self._connection._conn.commit)
+            return
+        super().commit()
+
+    def rollback(self) -> None:
+        if self.begin_pending:
+            self.begin_pending = False
+            return
+        if self.read_in_place:
+            self.read_in_place = False
+            self._end_in_place(self._connection._conn.rollback)
+            return
+        super().rollback()
+
+    def _end_in_place(self, end: Callable[[], None]) -> None:
+        try:
+            end()
+        except Exception as error:
+            self._handle_exception(error)
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
         if server_side:
@@ -183,7 +322,9 @@ class _OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
             return super().connect(*arg, **kw)
         connection = self.aiosqlite.connect(*arg, **kw)
         connection._thread.daemon = True  # as SQLAlchemy's adapter does
-        return _OneTripConnection(self, await_only(connection))
+        adapted = _OneTripConnection(self, await_only(connection))
+        adapted.busy_timeout_ms = int(float(kw.get("timeout", 5.0)) * 1000)  # sqlite3's default
+        return adapted
 
 
 DBAPI = _OneTripDBAPI(aiosqlite, sqlite3)

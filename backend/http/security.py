@@ -12,10 +12,11 @@ from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from backend.db.engine import write_intent
 from backend.db.models import Device, Role, User
+from backend.db.sqlite_driver import reads_in_place
 from backend.domain.auth.principal import Principal
 from backend.errors import DeviceRevoked, InvalidToken, PermissionDenied
 
@@ -86,6 +87,15 @@ def write_intent_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+_DEVICE_SESSION = (
+    select(Device.revoked_at, Device.session_generation, User.active, User.role)
+    .join(User, User.id == Device.user_id)
+    .where(Device.id == bindparam("device_id"), Device.user_id == bindparam("user_id"))
+)
+"""Built once: every authenticated request runs it, and building it (and its cache key) cost
+more than running it."""
+
+
 class BearerAuthentication(AbstractAuthenticationMiddleware):
     """Verifies the access token, then that its device session is still live."""
 
@@ -98,14 +108,13 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token:
             raise InvalidToken("需要登录（缺少 Bearer 访问令牌）")
         claims = ctx.signer.verify(token.strip(), now=ctx.clock.now())
-        async with ctx.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(Device.revoked_at, Device.session_generation, User.active, User.role)
-                    .join(User, User.id == Device.user_id)
-                    .where(Device.id == claims.device_id, Device.user_id == claims.user_id)
-                )
-            ).first()
+        with reads_in_place():
+            async with ctx.engine.connect() as conn:
+                row = (
+                    await conn.execute(
+                        _DEVICE_SESSION, {"device_id": claims.device_id, "user_id": claims.user_id}
+                    )
+                ).first()
         if row is None:
             raise InvalidToken("访问令牌对应的设备不存在")
         revoked_at, generation, active, role = row

@@ -1,18 +1,27 @@
-"""The SQLite driver: statements in place run on the loop's thread and never make it wait for a lock."""
+"""The SQLite driver: statements in place run on the loop's thread and never make it wait for a lock;
+a reader's BEGIN goes with its first statement."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import time
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.db.engine import write_intent
-from backend.db.sqlite_driver import _in_place, _run, statements_in_place
+from backend.db.sqlite_driver import (
+    _in_place,
+    _read_in_place,
+    _run,
+    reads_in_place,
+    statements_in_place,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -124,3 +133,70 @@ async def test_a_transaction_keeps_its_pages_until_its_commit(
     """``cache_spill`` off: no write to the WAL from a statement run in place."""
     async with session_maker() as session:
         assert (await session.execute(text("PRAGMA cache_spill"))).scalar_one() == 0
+
+
+async def _set_seq(session_maker: async_sessionmaker[AsyncSession], seq: int) -> None:
+    with write_intent():
+        async with session_maker() as session, session.begin():
+            await session.execute(
+                text("UPDATE sync_meta SET seq = :seq WHERE id = 1"), {"seq": seq}
+            )
+
+
+async def test_a_deferred_begin_goes_with_the_first_statement_and_keeps_one_snapshot(
+    sqlite_only: None, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The reader's ``BEGIN`` is sent with its first statement (one trip, not two): what it
+    reads first and last is one snapshot, whatever commits in between."""
+    await _set_seq(session_maker, 7)
+    for in_place in (False, True):
+        with reads_in_place() if in_place else contextlib.nullcontext():
+            async with session_maker() as reader:
+                first = (await reader.execute(text("SELECT seq FROM sync_meta"))).scalar_one()
+                await _set_seq(session_maker, first + 1)  # another connection commits
+                again = (await reader.execute(text("SELECT seq FROM sync_meta"))).scalar_one()
+                assert again == first
+            async with session_maker() as after:
+                now = (await after.execute(text("SELECT seq FROM sync_meta"))).scalar_one()
+                assert now == first + 1
+    async with session_maker() as session, session.begin():
+        pass  # a transaction with no statement: nothing sent, nothing left open
+    await _set_seq(session_maker, 7)
+
+
+async def test_reads_in_place_run_on_the_loops_thread_and_a_write_goes_to_the_connections(
+    sqlite_only: None, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    loop_thread = threading.get_ident()
+    with reads_in_place():
+        async with session_maker() as session:
+            assert await _thread_of_statements(session) == loop_thread
+        async with session_maker() as session, session.begin():
+            assert await _thread_of_statements(session) == loop_thread
+            # a write: to the thread, and the transaction ends there (its commit may fsync)
+            await session.execute(text("UPDATE sync_meta SET seq = 41 WHERE id = 1"))
+            assert await _thread_of_statements(session) != loop_thread
+    async with session_maker() as session:
+        assert (await session.execute(text("SELECT seq FROM sync_meta"))).scalar_one() == 41
+        assert await _thread_of_statements(session) != loop_thread  # outside the block
+    await _set_seq(session_maker, 7)
+
+
+async def test_a_read_in_place_that_sqlite_answers_busy_goes_to_the_thread() -> None:
+    plain = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    plain.execute("PRAGMA busy_timeout=1234")
+
+    def busy(conn: sqlite3.Connection, operation: str, parameters: object) -> Any:
+        error = sqlite3.OperationalError("database is locked")
+        error.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+        raise error
+
+    assert await _read_in_place(busy, True, 1234, plain, "SELECT 1", None) is None
+    assert not plain.in_transaction  # its BEGIN undone: the thread begins it again
+    assert plain.execute("PRAGMA busy_timeout").fetchone() == (1234,)
+    assert await _read_in_place(_run, True, 1234, plain, "UPDATE t SET x = 1", None) is None
+    assert not plain.in_transaction  # not a read: nothing done here
+    done = await _read_in_place(_run, True, 1234, plain, "SELECT 42", None)
+    assert done is not None and done[1] == [(42,)]
+    assert plain.in_transaction
+    assert plain.execute("PRAGMA busy_timeout").fetchone() == (1234,)

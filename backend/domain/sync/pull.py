@@ -24,6 +24,7 @@ from backend.db.models import (
     TaskRevocation,
     TaskStatus,
 )
+from backend.db.sqlite_driver import reads_in_place
 from backend.domain.auth.principal import Principal
 from backend.domain.codes.services import current_code_tables
 from backend.domain.deadlines.views import deadlines_of, light_for
@@ -63,15 +64,18 @@ async def nothing_new(
     """
     if request.until is not None:
         return None
-    async with engine.connect() as connection:
-        where = (await connection.execute(_WHERE_WE_ARE, {"device_id": principal.device_id})).one()
-        if request.cursor != int(where.seq):
-            return None
-        if request.code_table_versions is not None:
-            held = request.code_table_versions
-            newest = await connection.execute(_NEWEST_TABLES)
-            if any(held.get(name) != version for name, version in newest):
+    with reads_in_place():
+        async with engine.connect() as connection:
+            where = (
+                await connection.execute(_WHERE_WE_ARE, {"device_id": principal.device_id})
+            ).one()
+            if request.cursor != int(where.seq):
                 return None
+            if request.code_table_versions is not None:
+                held = request.code_table_versions
+                newest = await connection.execute(_NEWEST_TABLES)
+                if any(held.get(name) != version for name, version in newest):
+                    return None
     head = int(where.seq)
     return PullResponse(
         server_epoch=str(where.epoch),
