@@ -22,6 +22,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins import InitPluginProtocol
 from litestar.types import ControllerRouterHandler
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from backend.clock import Clock, SystemClock
@@ -118,6 +119,12 @@ class _Lifespan(InitPluginProtocol):
         return app_config
 
 
+def _in_memory(url: str) -> bool:
+    """An in-memory SQLite database: a child process would open an empty one of its own."""
+    database = make_url(url).database or ""
+    return database in ("", ":memory:") or "mode=memory" in url
+
+
 def _push_writer(
     settings: Settings,
     session_maker: async_sessionmaker[AsyncSession],
@@ -128,9 +135,12 @@ def _push_writer(
     """The push writer the settings ask for (``Settings.push_writer``)."""
     mode = settings.push_writer
     if mode == "auto":
-        in_child = is_sqlite(settings.effective_database_url) and not clock_given
+        url = settings.effective_database_url
+        in_child = is_sqlite(url) and not _in_memory(url) and not clock_given
         mode = "process" if in_child else "inline"
     if mode == "process":
+        if _in_memory(settings.effective_database_url):
+            raise SettingsError("push_writer=process needs a database file, not one in memory")
         if clock_given:
             raise SettingsError("push_writer=process writes with the system clock, not one given")
         return PushWriterProcess(settings)

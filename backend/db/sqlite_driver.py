@@ -49,6 +49,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
 )
 from sqlalchemy.util.concurrency import await_only
 
@@ -270,6 +271,20 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self.rowcount = rowcount
 
 
+class _StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
+    """SQLAlchemy's server-side cursor (``stream``, ``yield_per``), after the BEGIN put off."""
+
+    __slots__ = ()
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        self._adapt_connection.begin_now()  # type: ignore[attr-defined]
+        return super().execute(operation, parameters)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        self._adapt_connection.begin_now()  # type: ignore[attr-defined]
+        return super().executemany(operation, seq_of_parameters)
+
+
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ("begin_pending", "busy_timeout_ms", "read_in_place", "write_locked")
 
@@ -283,6 +298,23 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
         """The open transaction is a reader begun on the loop's thread (``reads_in_place``)."""
         self.busy_timeout_ms = 0
         """What ``PRAGMA busy_timeout`` is put back to after a read in place."""
+
+    def begin_now(self) -> None:
+        """Before a statement that does not go through ``_trip``: the BEGIN put off goes first,
+        or the statement escapes its transaction; and the transaction ends on the thread."""
+        self.read_in_place = False
+        if not self.begin_pending:
+            return
+        self.begin_pending = False
+        driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        try:
+            self.await_(driver._execute(driver._conn.execute, "BEGIN"))  # type: ignore[no-untyped-call]
+        except Exception as error:
+            self._handle_exception(error)
+
+    def execute(self, *args: Any, **kw: Any) -> Any:
+        self.begin_now()
+        return super().execute(*args, **kw)
 
     def commit(self) -> None:
         if self.begin_pending:  # nothing ran: there is no transaction to end
@@ -312,7 +344,7 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
         if server_side:
-            return super().cursor(server_side=True)
+            return _StreamingCursor(self)
         return _OneTripCursor(self)
 
 

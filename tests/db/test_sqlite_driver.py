@@ -200,3 +200,27 @@ async def test_a_read_in_place_that_sqlite_answers_busy_goes_to_the_thread() -> 
     assert done is not None and done[1] == [(42,)]
     assert plain.in_transaction
     assert plain.execute("PRAGMA busy_timeout").fetchone() == (1234,)
+
+
+async def test_a_transaction_that_begins_with_a_streamed_statement_is_one_transaction(
+    sqlite_only: None, session_maker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A server-side cursor's statements do not go through the driver's trip: the BEGIN put
+    off is sent before them, so a stream is inside its transaction (one snapshot, rolled back)."""
+    await _set_seq(session_maker, 7)
+    engine = session_maker.kw["bind"]
+    async with engine.connect() as reader:
+        streamed = await reader.stream(text("SELECT seq FROM sync_meta"))
+        first = (await streamed.fetchall())[0][0]
+        await _set_seq(session_maker, first + 1)
+        again = (await reader.execute(text("SELECT seq FROM sync_meta"))).scalar_one()
+        assert again == first
+    with reads_in_place():
+        async with engine.connect() as writer:
+            assert (await writer.execute(text("SELECT seq FROM sync_meta"))).scalar_one() == 8
+            written = await writer.stream(text("UPDATE sync_meta SET seq = 99 WHERE id = 1"))
+            await written.close()
+            await writer.rollback()
+    async with session_maker() as session:
+        assert (await session.execute(text("SELECT seq FROM sync_meta"))).scalar_one() == 8
+    await _set_seq(session_maker, 7)

@@ -167,6 +167,10 @@ async def test_the_app_writes_in_a_child_on_sqlite_unless_given_a_clock(
     assert isinstance(create_app(in_child).state.ctx.push_writer, PushWriterProcess)
     with pytest.raises(SettingsError):
         create_app(in_child, clock=clock)
+    in_memory = Settings(**{**_fields(settings), "database_url": "sqlite+aiosqlite:///:memory:"})
+    assert isinstance(create_app(in_memory).state.ctx.push_writer, PushWriter)  # a child's own
+    with pytest.raises(SettingsError):  # database would be another, empty one
+        create_app(Settings(**{**_fields(in_memory), "push_writer": "process"}))
 
 
 async def test_a_push_over_http_is_written_by_the_child(

@@ -375,7 +375,7 @@ async def _child_main(fd: int) -> None:
                     status=500,
                     code="internal-error",
                     title="Internal Server Error",
-                    detail="同步处理出错，请稍后重新同步",
+                    detail="服务器内部错误，已记录",  # as the server answers any unexpected error
                     extra={},
                 ),
             )
