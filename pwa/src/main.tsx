@@ -12,7 +12,7 @@ import { SyncScreen } from "./screens/SyncScreen";
 import { TaskDetail } from "./screens/TaskDetail";
 import { TaskList } from "./screens/TaskList";
 import { CURRENT, signOut as endSession, forgetDevice, resume, type Session } from "./session";
-import { syncNow } from "./sync/runner";
+import { syncSoon } from "./sync/runner";
 import { AppContext } from "./ui/app-context";
 import { useLive } from "./ui/live";
 import { registerServiceWorker, UpdateBanner } from "./ui/update";
@@ -46,31 +46,22 @@ function SignedIn({ session, onSignedOut }: { session: Session; onSignedOut: () 
     now: Date.now,
   }).current;
   const [syncing, setSyncing] = useState(false);
-  const followUp = useRef(false);
+  const calls = useRef(0); // syncs asked for in this tab and not yet answered
   const route = useRoute();
 
   const sync = useCallback(async () => {
     if (!navigator.onLine || !session.signedIn) {
       return;
     }
-    if (followUp.current) {
-      return; // a sync will run once the one in progress ends; it sends this too
-    }
+    calls.current += 1;
     setSyncing(true);
     try {
-      const result = await syncNow(ws, session);
-      if (result.ok === null) {
-        // another tab (or the service worker) is syncing and may have pushed before this
-        // change was written: one follow-up waits for it, then sends what is left
-        followUp.current = true;
-        try {
-          await syncNow(ws, session, undefined, { wait: true });
-        } finally {
-          followUp.current = false;
-        }
-      }
+      // a sync already running may have pushed before this change was written: syncSoon
+      // queues one more after it
+      await syncSoon(ws, session);
     } finally {
-      setSyncing(false);
+      calls.current -= 1;
+      setSyncing(calls.current > 0);
     }
     // files go under a lock of their own: a slow upload never holds up the next push
     void uploadPending(ws, session).catch((error: unknown) => console.error("upload", error));

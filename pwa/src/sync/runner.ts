@@ -15,9 +15,10 @@ export async function syncNow(
   ws: Workspace,
   session: Session,
   after: () => Promise<unknown> = async () => undefined,
-  options: { wait?: boolean } = {},
+  options: { wait?: boolean; onStart?: () => void } = {},
 ): Promise<RunResult> {
   const run = async (): Promise<RunResult> => {
+    options.onStart?.();
     try {
       const report = await new SyncClient(ws, session.api).run();
       await after();
@@ -40,4 +41,35 @@ export async function syncNow(
   return navigator.locks.request(name, { ifAvailable: true }, async (lock) =>
     lock === null ? { ok: null } : run(),
   );
+}
+
+/** Users for whom this tab has a sync waiting for the lock. */
+const queued = new Set<string>();
+
+/**
+ * Syncs now; when a sync is already running (in this tab, another, or the service worker), it
+ * may have read the outbox before the newest change was written, so one more sync waits for
+ * it and then sends what is left. More calls meanwhile add nothing — that waiting sync reads
+ * the outbox when it starts; a call once it has started queues the next one.
+ */
+export async function syncSoon(ws: Workspace, session: Session): Promise<RunResult> {
+  const now = await syncNow(ws, session);
+  if (now.ok !== null || queued.has(ws.userId)) {
+    return now;
+  }
+  queued.add(ws.userId);
+  let started = false;
+  try {
+    return await syncNow(ws, session, undefined, {
+      wait: true,
+      onStart: () => {
+        started = true;
+        queued.delete(ws.userId); // from now on a change may need a sync after this one
+      },
+    });
+  } finally {
+    if (!started) {
+      queued.delete(ws.userId);
+    }
+  }
 }
