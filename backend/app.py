@@ -121,6 +121,8 @@ class _Lifespan(InitPluginProtocol):
 
 def _in_memory(url: str) -> bool:
     """An in-memory SQLite database: a child process would open an empty one of its own."""
+    if not is_sqlite(url):
+        return False
     database = make_url(url).database or ""
     return database in ("", ":memory:") or "mode=memory" in url
 
