@@ -3,41 +3,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { FileRow } from "../db/user-db";
 import type { Session } from "../session";
 import { TASK_ID, workspace } from "../testing/fixtures";
+import { lockManager } from "../testing/locks";
 import { uploadPending } from "./uploads";
-
-/** An exclusive Web Lock manager, as much of it as the uploads use. */
-function lockManager() {
-  const held = new Set<string>();
-  const waiting = new Map<string, (() => void)[]>();
-  const release = (name: string) => {
-    held.delete(name);
-    waiting.get(name)?.shift()?.();
-  };
-  return {
-    async request<T>(
-      name: string,
-      ...args:
-        | [(lock: object | null) => Promise<T>]
-        | [{ ifAvailable?: boolean }, (lock: object | null) => Promise<T>]
-    ): Promise<T> {
-      const [options, callback] = args.length === 1 ? [{}, args[0]] : args;
-      if (held.has(name)) {
-        if (options.ifAvailable) {
-          return callback(null);
-        }
-        await new Promise<void>((resolve) => {
-          waiting.set(name, [...(waiting.get(name) ?? []), resolve]);
-        });
-      }
-      held.add(name);
-      try {
-        return await callback({});
-      } finally {
-        release(name);
-      }
-    },
-  };
-}
 
 function fileRow(digest: string): FileRow {
   return {

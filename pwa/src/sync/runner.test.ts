@@ -2,6 +2,7 @@ import "fake-indexeddb/auto";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { Session } from "../session";
 import { workspace } from "../testing/fixtures";
+import { lockManager } from "../testing/locks";
 
 /** Each sync the runner starts: it waits until the test lets it end. */
 const runs: { end: () => void }[] = [];
@@ -19,37 +20,6 @@ vi.mock("./client", () => ({
 }));
 
 const { syncSoon } = await import("./runner");
-
-/** An exclusive Web Lock manager, as much of it as the runner uses. */
-function lockManager() {
-  const held = new Set<string>();
-  const waiting = new Map<string, (() => void)[]>();
-  return {
-    async request<T>(
-      name: string,
-      ...args:
-        | [(lock: object | null) => Promise<T>]
-        | [{ ifAvailable?: boolean }, (lock: object | null) => Promise<T>]
-    ): Promise<T> {
-      const [options, callback] = args.length === 1 ? [{}, args[0]] : args;
-      if (held.has(name)) {
-        if (options.ifAvailable) {
-          return callback(null);
-        }
-        await new Promise<void>((resolve) => {
-          waiting.set(name, [...(waiting.get(name) ?? []), resolve]);
-        });
-      }
-      held.add(name);
-      try {
-        return await callback({});
-      } finally {
-        held.delete(name);
-        waiting.get(name)?.shift()?.();
-      }
-    },
-  };
-}
 
 const session = { api: {} } as unknown as Session;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
