@@ -127,7 +127,9 @@ class BearerAuthentication(AbstractAuthenticationMiddleware):
 
 
 def requires_role(*roles: Role) -> Any:
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # a coroutine: Litestar runs a plain function guard on a worker thread, a thread round
+    # trip on every guarded request for a check that only reads the caller
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = connection.user
         if not isinstance(principal, Principal) or principal.role not in roles:
             raise PermissionDenied(

@@ -48,7 +48,8 @@ def control_router(
 ) -> Router:
     """The ``/control`` routes, each behind the control token when one is set."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        # a coroutine: Litestar would run a plain function on a worker thread
         if control_token is None:
             return
         scheme, _sep, token = connection.headers.get("authorization", "").partition(" ")
