@@ -37,7 +37,15 @@ export interface Credentials {
   renew(): Promise<boolean>;
 }
 
-export type Fetch = (request: Request) => Promise<Response>;
+export type Fetch = (request: Request, init?: { signal: AbortSignal }) => Promise<Response>;
+
+/**
+ * How long a request may wait for its answer to begin (status and headers) before it counts as
+ * lost. On a weak signal a connection can stall without ever being closed; without a deadline
+ * the sync would wait on it, holding its lock, until the phone's network stack gave up. The
+ * answer's body, once begun, has no deadline: a large pull on a slow link may take long.
+ */
+export const ANSWER_TIMEOUT_MS = 60_000;
 
 export type Api = Client<paths>;
 
@@ -49,13 +57,35 @@ export function defaultBase(): string {
 export function apiClient(
   credentials: Credentials | null,
   base = defaultBase(),
-  fetchFn: Fetch = (request) => fetch(request),
+  fetchFn: Fetch = (request, init) => fetch(request, init),
+  answerTimeoutMs = ANSWER_TIMEOUT_MS,
 ): Api {
   const send = async (request: Request): Promise<Response> => {
+    const deadline = new AbortController();
+    const giveUp = () => deadline.abort();
+    request.signal.addEventListener("abort", giveUp);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        deadline.abort(); // the stalled request is ended, not left holding a connection
+        reject(
+          new ApiError(0, {
+            title: "网络不可用",
+            detail: `服务器 ${Math.round(answerTimeoutMs / 1000)} 秒内没有应答，稍后自动重试`,
+          }),
+        );
+      }, answerTimeoutMs);
+    });
     try {
-      return await fetchFn(request);
+      // raced as well as aborted: the deadline holds even for a fetch that ignores the signal
+      return await Promise.race([fetchFn(request, { signal: deadline.signal }), late]);
     } catch (error) {
-      throw new ApiError(0, { title: "网络不可用", detail: String(error) });
+      throw error instanceof ApiError
+        ? error
+        : new ApiError(0, { title: "网络不可用", detail: String(error) });
+    } finally {
+      clearTimeout(timer);
+      request.signal.removeEventListener("abort", giveUp);
     }
   };
   const authorized = async (request: Request): Promise<Response> => {
