@@ -17,6 +17,7 @@ from backend.app import create_app
 from backend.clock import FixedClock
 from backend.db.models import MutationLogEntry, Role
 from backend.domain.auth.principal import Principal
+from backend.domain.sync import writer_process
 from backend.domain.sync.writer import PushNotStored, PushWriter, ServerStopping
 from backend.domain.sync.writer_process import PushWriterProcess
 from backend.errors import DomainError
@@ -110,6 +111,39 @@ async def test_a_killed_child_answers_503_and_the_next_push_starts_another(
     assert [r.outcome for r in again.results] == ["applied"] * 5
     assert writer.children_started == 2
     assert writer.pid not in (None, first_pid)
+    assert await count(session_maker, MutationLogEntry) == 5
+
+
+async def test_a_hung_child_is_killed_its_pushes_answered_503_and_replaced(
+    writer: PushWriterProcess,
+    session_maker: Maker,
+    clock: FixedClock,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(writer_process, "SILENT_CHILD_S", 1.0)
+    a = await device_of(session_maker, clock, world["amr_a"])
+    first_pid = writer.pid
+    assert first_pid is not None
+    await asyncio.sleep(1.5)  # idle for longer than the limit: not silence, nothing was held
+    first = await writer.push(a, finding_push(a, world["t1"], range(1, 3)), "r-0")
+    assert [r.outcome for r in first.results] == ["applied"] * 2
+    os.kill(first_pid, signal.SIGSTOP)  # alive, holding the push, never answering
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(PushNotStored) as refused:
+        await asyncio.wait_for(writer.push(a, finding_push(a, world["t1"], range(3, 6)), "r-1"), 30)
+    assert refused.value.status == 503
+    assert 1.0 <= asyncio.get_running_loop().time() - started < 10
+    for _ in range(100):
+        if _gone(first_pid):
+            break
+        await asyncio.sleep(0.1)
+    assert _gone(first_pid)
+    assert await count(session_maker, MutationLogEntry) == 2  # the held push never ran
+    # the phone sends it again; a new child writes it, once
+    again = await writer.push(a, finding_push(a, world["t1"], range(3, 6)), "r-2")
+    assert [r.outcome for r in again.results] == ["applied"] * 3
+    assert writer.children_started == 2
     assert await count(session_maker, MutationLogEntry) == 5
 
 

@@ -21,6 +21,9 @@ Failures:
 * the server dies: the child reads the end of the socket, finishes the pushes it already
   holds, and exits (it is in a session of its own, so a terminal's Ctrl-C reaches only the
   server, which stops it in order);
+* the child hangs (stopped, or stuck on a disk that does not return): once it has held
+  pushes for ``SILENT_CHILD_S`` without answering any, it is killed, and that is the case
+  above; a child that answers, however far behind, is left to work;
 * stopping: the server closes its end, the child drains its queue (its answers still come
   back) and exits; a child still running after the writer's stop timeout is killed.
 """
@@ -58,6 +61,9 @@ START_TIMEOUT_S = 60.0
 """How long the child may take to import, open the database and say it is ready."""
 RESPAWN_PAUSE_S = 1.0
 """After a child that would not start, pushes are refused this long before the next try."""
+SILENT_CHILD_S = 60.0
+"""A child that holds pushes and has answered none for this long is taken as hung and killed
+(a group of the largest size takes well under a second; a phone gives up after a minute)."""
 
 
 class _Job(msgspec.Struct, array_like=True, frozen=True):
@@ -149,6 +155,9 @@ class _Child:
         self.pending: dict[int, asyncio.Future[PushResponse]] = {}
         self.answers: asyncio.Task[None] | None = None
         self.alive = True
+        self.heard_at = time.monotonic()
+        """When the child last answered (or started): a push waits ``SILENT_CHILD_S`` before it
+        asks, so a child that answered nothing since is silent at least that long."""
 
 
 class PushWriterProcess:
@@ -215,8 +224,33 @@ class PushWriterProcess:
             request=request,
         )
         child.writer.write(_frame(job))
-        # a caller that goes away does not take the push back, as with the writer in process
-        return await asyncio.shield(done)
+        while True:
+            try:
+                # a caller that goes away does not take the push back, as with the writer in
+                # process
+                return await asyncio.wait_for(asyncio.shield(done), SILENT_CHILD_S)
+            except TimeoutError:
+                self._kill_if_silent(child)  # then ``done`` has failed; else wait on
+
+    def _kill_if_silent(self, child: _Child) -> None:
+        silent = time.monotonic() - child.heard_at
+        if not child.alive or not child.pending or silent < SILENT_CHILD_S:
+            return  # gone already, or answering (however far behind)
+        logger.error(
+            "push writer process %d has held %d push(es) for %.0f s without answering any; "
+            "it is killed",
+            child.process.pid,
+            len(child.pending),
+            silent,
+        )
+        child.alive = False  # the next push starts another
+        with contextlib.suppress(ProcessLookupError):
+            child.process.kill()
+        # answered now, not when the killed process is reaped (one stuck in the kernel on a
+        # disk dies only once the disk returns): whatever had committed, the log answers again
+        self._fail_pending(
+            child, PushNotStored("同步未完成，请稍后重新同步（已保存的部分不会重复）")
+        )
 
     async def _running_child(self) -> _Child:
         if self._stopped:
@@ -280,6 +314,7 @@ class PushWriterProcess:
     async def _read_answers(self, child: _Child) -> None:
         try:
             while (body := await _read_frame(child.reader)) is not None:
+                child.heard_at = time.monotonic()
                 answer = _answer_decoder.decode(body)
                 done = child.pending.pop(answer.id, None)
                 if done is None or done.done():
