@@ -48,8 +48,10 @@ export class Session implements Credentials {
         return account.accessToken !== null;
       }
       try {
+        // no deadline (null): the server rotates the token before it answers, and an abandoned
+        // answer would leave this phone the old one, whose next use ends the session
         const pair = must(
-          await apiClient(null, this.base).POST("/api/v1/auth/refresh", {
+          await apiClient(null, this.base, undefined, null).POST("/api/v1/auth/refresh", {
             body: { refresh_token: account.refreshToken },
           }),
         );
@@ -82,7 +84,7 @@ export async function signIn(
 ): Promise<Session> {
   const deviceId = await deviceIdFor(appDb, username);
   const pair = must(
-    await apiClient(null, base).POST("/api/v1/auth/login", {
+    await apiClient(null, base, undefined, null).POST("/api/v1/auth/login", {
       body: { username, password, device_id: deviceId, device_name: deviceName() },
     }),
   );
@@ -121,7 +123,7 @@ export async function signInWithSso(
 ): Promise<Session> {
   const deviceId = await deviceIdFor(appDb, username);
   const pair = must(
-    await apiClient(null, base).POST("/api/v1/auth/sso/redeem", {
+    await apiClient(null, base, undefined, null).POST("/api/v1/auth/sso/redeem", {
       body: { code, device_id: deviceId, device_name: deviceName() },
     }),
   );

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 import uuid
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
@@ -115,36 +117,55 @@ async def test_a_killed_child_answers_503_and_the_next_push_starts_another(
 
 
 async def test_a_hung_child_is_killed_its_pushes_answered_503_and_replaced(
-    writer: PushWriterProcess,
-    session_maker: Maker,
-    clock: FixedClock,
-    world: World,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings, session_maker: Maker, clock: FixedClock, world: World
 ) -> None:
-    monkeypatch.setattr(writer_process, "SILENT_CHILD_S", 1.0)
-    a = await device_of(session_maker, clock, world["amr_a"])
-    first_pid = writer.pid
-    assert first_pid is not None
-    await asyncio.sleep(1.5)  # idle for longer than the limit: not silence, nothing was held
-    first = await writer.push(a, finding_push(a, world["t1"], range(1, 3)), "r-0")
-    assert [r.outcome for r in first.results] == ["applied"] * 2
-    os.kill(first_pid, signal.SIGSTOP)  # alive, holding the push, never answering
-    started = asyncio.get_running_loop().time()
-    with pytest.raises(PushNotStored) as refused:
-        await asyncio.wait_for(writer.push(a, finding_push(a, world["t1"], range(3, 6)), "r-1"), 30)
-    assert refused.value.status == 503
-    assert 1.0 <= asyncio.get_running_loop().time() - started < 10
-    for _ in range(100):
-        if _gone(first_pid):
-            break
-        await asyncio.sleep(0.1)
-    assert _gone(first_pid)
-    assert await count(session_maker, MutationLogEntry) == 2  # the held push never ran
-    # the phone sends it again; a new child writes it, once
-    again = await writer.push(a, finding_push(a, world["t1"], range(3, 6)), "r-2")
-    assert [r.outcome for r in again.results] == ["applied"] * 3
-    assert writer.children_started == 2
-    assert await count(session_maker, MutationLogEntry) == 5
+    writer = PushWriterProcess(settings, silent_after_s=2.0)
+    await writer.start()
+    try:
+        a = await device_of(session_maker, clock, world["amr_a"])
+        first_pid = writer.pid
+        assert first_pid is not None
+        await asyncio.sleep(2.5)  # idle longer than the limit: its silence counts from new work
+        os.kill(first_pid, signal.SIGSTOP)
+        held = asyncio.create_task(writer.push(a, finding_push(a, world["t1"], range(1, 3)), "r-0"))
+        await asyncio.sleep(0.5)  # slow, not hung: it answers before the limit
+        os.kill(first_pid, signal.SIGCONT)
+        first = await asyncio.wait_for(held, 30)
+        assert [r.outcome for r in first.results] == ["applied"] * 2
+        os.kill(first_pid, signal.SIGSTOP)  # alive, holding the push, never answering
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        hung = asyncio.create_task(writer.push(a, finding_push(a, world["t1"], range(3, 6)), "r-1"))
+        await asyncio.sleep(0.5)
+        child = writer._child
+        assert child is not None and not hung.done()
+        child.heard_at = time.monotonic()  # as if it had answered another phone's push just now
+        with pytest.raises(PushNotStored) as refused:
+            await asyncio.wait_for(hung, 30)
+        assert refused.value.status == 503
+        # killed the limit after its last answer (2.5 s), not after a second full wait (4 s)
+        assert 2.3 <= loop.time() - started < 3.6
+        for _ in range(100):
+            if _gone(first_pid):
+                break
+            await asyncio.sleep(0.1)
+        assert _gone(first_pid)
+        assert await count(session_maker, MutationLogEntry) == 2  # the held push never ran
+        # the phone sends it again; a new child writes it, once
+        again = await writer.push(a, finding_push(a, world["t1"], range(3, 6)), "r-2")
+        assert [r.outcome for r in again.results] == ["applied"] * 3
+        assert writer.children_started == 2
+        assert await count(session_maker, MutationLogEntry) == 5
+    finally:
+        await writer.stop()
+
+
+async def test_the_silence_limit_stays_above_the_busy_timeout(settings: Settings) -> None:
+    """A group that meets a held SQLite lock waits it out (and again push by push): a healthy
+    child waiting on a lock is not silent."""
+    slow = msgspec.structs.replace(settings, sqlite_busy_timeout_ms=45_000)
+    assert PushWriterProcess(slow)._silent_after_s >= 3 * 45
+    assert PushWriterProcess(settings)._silent_after_s >= writer_process.SILENT_CHILD_S
 
 
 async def test_stopping_answers_the_pushes_in_flight_then_ends_the_child(

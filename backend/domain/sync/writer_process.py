@@ -22,8 +22,9 @@ Failures:
   holds, and exits (it is in a session of its own, so a terminal's Ctrl-C reaches only the
   server, which stops it in order);
 * the child hangs (stopped, or stuck on a disk that does not return): once it has held
-  pushes for ``SILENT_CHILD_S`` without answering any, it is killed, and that is the case
-  above; a child that answers, however far behind, is left to work;
+  pushes for ``SILENT_CHILD_S`` without answering any (counted from its last answer, or from
+  the work given to it idle), it is killed and its pushes are answered as in the first case;
+  a child that answers, however far behind, is left to work;
 * stopping: the server closes its end, the child drains its queue (its answers still come
   back) and exits; a child still running after the writer's stop timeout is killed.
 """
@@ -63,7 +64,9 @@ RESPAWN_PAUSE_S = 1.0
 """After a child that would not start, pushes are refused this long before the next try."""
 SILENT_CHILD_S = 60.0
 """A child that holds pushes and has answered none for this long is taken as hung and killed
-(a group of the largest size takes well under a second; a phone gives up after a minute)."""
+(a group of the largest size takes well under a second; a phone gives up after a minute). At
+least three times SQLite's busy timeout: a group that meets a held lock waits it out, and again
+for each push when they are applied one by one."""
 
 
 class _Job(msgspec.Struct, array_like=True, frozen=True):
@@ -156,15 +159,19 @@ class _Child:
         self.answers: asyncio.Task[None] | None = None
         self.alive = True
         self.heard_at = time.monotonic()
-        """When the child last answered (or started): a push waits ``SILENT_CHILD_S`` before it
-        asks, so a child that answered nothing since is silent at least that long."""
+        """When the child last answered, or was given work while it held none."""
 
 
 class PushWriterProcess:
     """The server's side: same interface as :class:`PushWriter`, the work done in a child."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, silent_after_s: float | None = None) -> None:
         self._settings = settings
+        self._silent_after_s = (
+            silent_after_s
+            if silent_after_s is not None
+            else max(SILENT_CHILD_S, 3 * settings.sqlite_busy_timeout_ms / 1000)
+        )
         self._child: _Child | None = None
         self._spawning = asyncio.Lock()
         self._numbers = itertools.count(1)
@@ -214,6 +221,8 @@ class PushWriterProcess:
         child = await self._running_child()
         number = next(self._numbers)
         done: asyncio.Future[PushResponse] = asyncio.get_running_loop().create_future()
+        if not child.pending:  # an idle child's silence counts from the work it is given now
+            child.heard_at = time.monotonic()
         child.pending[number] = done
         job = _Job(
             id=number,
@@ -225,17 +234,19 @@ class PushWriterProcess:
         )
         child.writer.write(_frame(job))
         while True:
+            # until the child would have been silent too long, counted from its last answer
+            left = self._silent_after_s - (time.monotonic() - child.heard_at)
             try:
                 # a caller that goes away does not take the push back, as with the writer in
                 # process
-                return await asyncio.wait_for(asyncio.shield(done), SILENT_CHILD_S)
+                return await asyncio.wait_for(asyncio.shield(done), max(left, 0.0))
             except TimeoutError:
                 self._kill_if_silent(child)  # then ``done`` has failed; else wait on
 
     def _kill_if_silent(self, child: _Child) -> None:
         silent = time.monotonic() - child.heard_at
-        if not child.alive or not child.pending or silent < SILENT_CHILD_S:
-            return  # gone already, or answering (however far behind)
+        if not child.alive or not child.pending or silent < self._silent_after_s:
+            return  # gone already, or it answered meanwhile (however far behind it is)
         logger.error(
             "push writer process %d has held %d push(es) for %.0f s without answering any; "
             "it is killed",

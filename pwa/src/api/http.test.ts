@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ANSWER_TIMEOUT_MS, ApiError, apiClient } from "./http";
+import { ANSWER_TIMEOUT_MS, ApiError, apiClient, SLOWEST_UPLINK_BYTES_PER_S } from "./http";
 
 const BODY = {
   protocol_version: 1,
@@ -28,7 +28,7 @@ describe("a request whose answer does not begin", () => {
     );
     await vi.advanceTimersByTimeAsync(ANSWER_TIMEOUT_MS - 1);
     expect(signal?.aborted).toBe(false);
-    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(1000); // and the time its small body needs (< 1 KB)
     const error = await outcome;
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).offline).toBe(true);
@@ -50,5 +50,47 @@ describe("a request whose answer does not begin", () => {
     expect(vi.getTimerCount()).toBe(0);
     await vi.advanceTimersByTimeAsync(ANSWER_TIMEOUT_MS * 2);
     expect(signal?.aborted).toBe(false);
+  });
+
+  it("is given the time its own body needs at the slowest uplink", async () => {
+    vi.useFakeTimers();
+    let signal: AbortSignal | undefined;
+    const api = apiClient(null, "http://zsjg.test", (_request, init) => {
+      signal = init?.signal;
+      return new Promise<Response>(() => {});
+    });
+    const body = { ...BODY, app_version: "x".repeat(20 * 1024) }; // ~20 KB: 20 s more
+    const outcome = api.POST("/api/v1/sync/pull", { body }).then(
+      () => "answered",
+      (error: unknown) => error,
+    );
+    const extra = (20 * 1024 * 1000) / SLOWEST_UPLINK_BYTES_PER_S;
+    await vi.advanceTimersByTimeAsync(ANSWER_TIMEOUT_MS + extra - 1000);
+    expect(signal?.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await outcome).toBeInstanceOf(ApiError);
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it("waits without a deadline when the client is made without one (a token's answer)", async () => {
+    vi.useFakeTimers();
+    let answer: ((response: Response) => void) | undefined;
+    const api = apiClient(
+      null,
+      "http://zsjg.test",
+      () =>
+        new Promise<Response>((resolve) => {
+          answer = resolve;
+        }),
+      null,
+    );
+    let settled = false;
+    const pending = api.POST("/api/v1/sync/pull", { body: BODY }).finally(() => {
+      settled = true;
+    });
+    await vi.advanceTimersByTimeAsync(ANSWER_TIMEOUT_MS * 10);
+    expect(settled).toBe(false);
+    answer?.(new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } }));
+    expect((await pending).response.status).toBe(200);
   });
 });

@@ -40,12 +40,17 @@ export interface Credentials {
 export type Fetch = (request: Request, init?: { signal: AbortSignal }) => Promise<Response>;
 
 /**
- * How long a request may wait for its answer to begin (status and headers) before it counts as
- * lost. On a weak signal a connection can stall without ever being closed; without a deadline
- * the sync would wait on it, holding its lock, until the phone's network stack gave up. The
- * answer's body, once begun, has no deadline: a large pull on a slow link may take long.
+ * How long a request may wait for its answer to begin (status and headers), beyond the time
+ * its own body needs at the slowest uplink, before it counts as lost. On a weak signal a
+ * connection can stall without ever being closed; without a deadline the sync would wait on
+ * it, holding its lock, until the phone's network stack gave up. The answer's body, once
+ * begun, has no deadline: a large pull on a slow link may take long.
  */
 export const ANSWER_TIMEOUT_MS = 60_000;
+
+/** The slowest uplink a request's body is given time for (GPRS sends 2–5 KB/s): a push of
+ * 100 long findings (~640 KB) may take about 11 minutes before it counts as lost. */
+export const SLOWEST_UPLINK_BYTES_PER_S = 1024;
 
 export type Api = Client<paths>;
 
@@ -58,11 +63,25 @@ export function apiClient(
   credentials: Credentials | null,
   base = defaultBase(),
   fetchFn: Fetch = (request, init) => fetch(request, init),
-  answerTimeoutMs = ANSWER_TIMEOUT_MS,
+  /** null: no deadline, for a call whose answer must never be abandoned (a token's: the server
+   * has rotated it by then, and the old one would end the session when used again). */
+  answerTimeoutMs: number | null = ANSWER_TIMEOUT_MS,
 ): Api {
   const send = async (request: Request): Promise<Response> => {
+    if (answerTimeoutMs === null) {
+      try {
+        return await fetchFn(request);
+      } catch (error) {
+        throw new ApiError(0, { title: "网络不可用", detail: String(error) });
+      }
+    }
+    const size = request.body ? (await request.clone().arrayBuffer()).byteLength : 0;
+    const limit = answerTimeoutMs + (size * 1000) / SLOWEST_UPLINK_BYTES_PER_S;
     const deadline = new AbortController();
     const giveUp = () => deadline.abort();
+    if (request.signal.aborted) {
+      giveUp();
+    }
     request.signal.addEventListener("abort", giveUp);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -71,10 +90,10 @@ export function apiClient(
         reject(
           new ApiError(0, {
             title: "网络不可用",
-            detail: `服务器 ${Math.round(answerTimeoutMs / 1000)} 秒内没有应答，稍后自动重试`,
+            detail: `服务器 ${Math.round(limit / 1000)} 秒内没有应答，稍后自动重试`,
           }),
         );
-      }, answerTimeoutMs);
+      }, limit);
     });
     try {
       // raced as well as aborted: the deadline holds even for a fetch that ignores the signal
