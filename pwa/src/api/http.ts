@@ -68,15 +68,13 @@ export function apiClient(
   answerTimeoutMs: number | null = ANSWER_TIMEOUT_MS,
 ): Api {
   const send = async (request: Request): Promise<Response> => {
-    if (answerTimeoutMs === null) {
-      try {
-        return await fetchFn(request);
-      } catch (error) {
-        throw new ApiError(0, { title: "网络不可用", detail: String(error) });
-      }
-    }
-    const size = request.body ? (await request.clone().arrayBuffer()).byteLength : 0;
-    const limit = answerTimeoutMs + (size * 1000) / SLOWEST_UPLINK_BYTES_PER_S;
+    // the deadline also gives the request's own body its time at the slowest uplink
+    const limit =
+      answerTimeoutMs === null
+        ? null
+        : answerTimeoutMs +
+          ((request.body ? (await request.clone().arrayBuffer()).byteLength : 0) * 1000) /
+            SLOWEST_UPLINK_BYTES_PER_S;
     const deadline = new AbortController();
     const giveUp = () => deadline.abort();
     if (request.signal.aborted) {
@@ -84,20 +82,25 @@ export function apiClient(
     }
     request.signal.addEventListener("abort", giveUp);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        deadline.abort(); // the stalled request is ended, not left holding a connection
-        reject(
-          new ApiError(0, {
-            title: "网络不可用",
-            detail: `服务器 ${Math.round(limit / 1000)} 秒内没有应答，稍后自动重试`,
-          }),
-        );
-      }, limit);
-    });
+    const late =
+      limit === null
+        ? []
+        : [
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => {
+                deadline.abort(); // the stalled request is ended, not left holding a connection
+                reject(
+                  new ApiError(0, {
+                    title: "网络不可用",
+                    detail: `服务器 ${Math.round(limit / 1000)} 秒内没有应答，稍后自动重试`,
+                  }),
+                );
+              }, limit);
+            }),
+          ];
     try {
       // raced as well as aborted: the deadline holds even for a fetch that ignores the signal
-      return await Promise.race([fetchFn(request, { signal: deadline.signal }), late]);
+      return await Promise.race([fetchFn(request, { signal: deadline.signal }), ...late]);
     } catch (error) {
       throw error instanceof ApiError
         ? error
