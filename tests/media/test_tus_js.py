@@ -70,7 +70,7 @@ async def test_tus_js_client_is_cut_off_mid_chunk_then_resumes(
             "--chunk", str(CHUNK),
         ]  # fmt: skip
         cut = run_client(*common, "--die-at", str(2 * CHUNK + CHUNK // 3))
-        url = cut[0]["url"]
+        url = next(e["url"] for e in cut if "url" in e)
         assert "died_at" in cut[-1], cut
         auth = {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0"}
         head = await http.head(url, headers=auth)
@@ -85,6 +85,36 @@ async def test_tus_js_client_is_cut_off_mid_chunk_then_resumes(
         )
         assert got.status_code == 200
         assert files.sha256(got.content) == files.sha256(data)
+
+
+async def test_tus_js_client_sends_a_file_of_one_chunk_in_one_request(
+    served: str, session_maker: Maker, clock: FixedClock, tmp_path: Path
+) -> None:
+    """As the PWA sends a signature or a scaled photo: the creating request carries the bytes."""
+    world = await build_world(session_maker, clock)
+    data = files.jpeg(800, 600)
+    assert len(data) < CHUNK
+    path = tmp_path / "signature.jpg"
+    path.write_bytes(data)
+    base = f"http://{served}"
+    async with httpx.AsyncClient(base_url=base, timeout=20) as http:
+        token = await sign_in(http)
+        events = run_client(
+            "--endpoint", f"{base}/api/v1/uploads",
+            "--token", token,
+            "--file", str(path),
+            "--task", str(world["t1"]),
+            "--sha256", files.sha256(data),
+            "--chunk", str(CHUNK),
+        )  # fmt: skip
+        assert [e["request"] for e in events if "request" in e] == ["POST"], events
+        assert "done" in events[-1], events
+        auth = {"Authorization": f"Bearer {token}"}
+        got = await http.get(
+            f"/api/v1/tasks/{world['t1']}/files/{files.sha256(data)}", headers=auth
+        )
+        assert got.status_code == 200
+        assert got.content == data
 
 
 async def test_tus_js_client_sees_a_disguised_file_refused(

@@ -122,6 +122,10 @@ async function upload(ws: Workspace, session: Session, file: FileRow): Promise<b
       endpoint: "/api/v1/uploads",
       uploadUrl: file.uploadUrl,
       chunkSize: CHUNK,
+      // the first chunk rides in the creating request: a photo or a signature of up to one
+      // chunk is sent in one round trip instead of two (the server keeps what a cut request
+      // brought, and a retry before the address is known starts a new upload)
+      uploadDataDuringCreation: true,
       retryDelays: [0, 1000, 3000, 10000],
       storeFingerprintForResuming: false,
       removeFingerprintOnSuccess: true,

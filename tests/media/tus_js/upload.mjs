@@ -1,10 +1,11 @@
-// Uploads a file to the backend with tus-js-client in Node, the way the PWA does in the browser.
+// Uploads a file to the backend with tus-js-client in Node, the way the PWA does in the browser
+// (the first chunk in the creating request).
 //
 //   node upload.mjs --endpoint URL --token T --file PATH --task ID --sha256 HEX
 //                   [--chunk BYTES] [--die-at BYTES] [--resume UPLOAD_URL]
 //
-// Prints one JSON line per event: {"url": ...} once the upload exists, {"done": ...} at the end,
-// {"error": ...} on failure. --die-at ends the process abruptly once that many bytes were sent
+// Prints one JSON line per event: {"request": METHOD} as each request starts, {"url": ...} once
+// the upload exists, {"done": ...} at the end, {"error": ...} on failure. --die-at ends the process abruptly once that many bytes were sent
 // (a connection cut in the middle of a chunk); --resume continues an upload by its URL.
 import { readFileSync } from "node:fs";
 import { Upload } from "tus-js-client";
@@ -22,9 +23,11 @@ const upload = new Upload(data, {
   endpoint: args.endpoint,
   uploadUrl: args.resume || null,
   chunkSize: Number(args.chunk || 256 * 1024),
+  uploadDataDuringCreation: true, // as the PWA sends: the first chunk in the creating request
   retryDelays: [0, 200, 1000],
   headers: { Authorization: `Bearer ${args.token}` },
   metadata: { sha256: args.sha256, task_id: args.task, filename: "现场照片.jpg", filetype: "image/jpeg" },
+  onBeforeRequest: (req) => say({ request: req.getMethod() }),
   onUploadUrlAvailable: () => say({ url: upload.url }),
   onProgress: (sent) => {
     if (args["die-at"] && sent >= Number(args["die-at"])) {
