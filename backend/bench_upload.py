@@ -1,12 +1,16 @@
 """``zsjg bench upload``: tus upload throughput against a raw disk write of the same bytes, in one run.
 
 It starts the demo server on 127.0.0.1 (embedded SQLite, files under its data directory),
-signs in as a demo inspector and uploads phone-sized JPEG photos (distinct files, each
-checked, hashed again and stored by the server) with tus, one request answered before the
-next, as a phone does: by default each file in its creating request (creation-with-upload,
-as the PWA's tus-js-client sends it), or in PATCH chunks of ``--chunk-mb``. The baseline writes the same bytes in the same chunks to
-a file on the same disk and flushes it to disk (``fsync``) — what storing them costs at the
-least. The two take turns, file by file, so the machine's slow spells weigh on both alike.
+signs in as a demo inspector and uploads JPEG photos (distinct files of noise, so they do not
+compress, each checked, hashed again and stored by the server) with tus, one request
+answered before the next, as a phone does. By default each file is a 12-megapixel original
+sent whole in its creating request; with ``--chunk-mb`` the creating request carries the
+first chunk and PATCH requests the rest, as the PWA's tus-js-client sends them. ``--pwa``
+sends what the PWA sends for each photo: the original and the evidence image (1,600 px on
+its long edge, JPEG quality 80), in 512 KB chunks. The baseline writes the same bytes in
+the same chunks to a file on the same disk and flushes it to disk (``fsync``): what storing
+them costs at the least. The two take turns, file by file, so the machine's slow spells
+weigh on both alike.
 """
 
 from __future__ import annotations
@@ -30,14 +34,20 @@ from backend.bench import PASSWORD, served
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
-def _photos(count: int, width: int, height: int) -> list[bytes]:
+PWA_CHUNK_MB = 0.5
+"""The PWA's tus chunk (``CHUNK`` in ``pwa/src/media/uploads.ts``)."""
+PWA_LONG_EDGE, PWA_QUALITY = 1600, 80
+"""The PWA's evidence image (``pwa/src/media/watermark.ts``)."""
+
+
+def _photos(count: int, width: int, height: int, quality: int = 90) -> list[bytes]:
     from PIL import Image
 
     photos = []
     for i in range(count):
         img = Image.effect_noise((width, height), 24 + i).convert("RGB")
         out = io.BytesIO()
-        img.save(out, "JPEG", quality=90)
+        img.save(out, "JPEG", quality=quality)
         photos.append(out.getvalue())
     return photos
 
@@ -65,16 +75,13 @@ def _upload(
     )
     headers = {**auth, **TUS, "Upload-Length": str(len(data)), "Upload-Metadata": meta}
     start = time.perf_counter()
-    if chunk == 0:  # creation-with-upload, the whole file in the creating request
-        created = http.post(
-            "/api/v1/uploads",
-            content=data,
-            headers={**headers, "Content-Type": "application/offset+octet-stream"},
-        )
-        offset = int(created.headers.get("upload-offset", -1))
-    else:
-        created = http.post("/api/v1/uploads", headers=headers)
-        offset = 0
+    # creation-with-upload: the creating request carries the whole file, or its first chunk
+    created = http.post(
+        "/api/v1/uploads",
+        content=data[: chunk or len(data)],
+        headers={**headers, "Content-Type": "application/offset+octet-stream"},
+    )
+    offset = int(created.headers.get("upload-offset", -1))
     if created.status_code != 201:
         raise RuntimeError(f"creation failed: {created.status_code} {created.text}")
     location = created.headers["location"]
@@ -99,7 +106,12 @@ def _upload(
 
 
 def run(
-    files: int = 6, chunk_mb: float = 0.0, width: int = 4000, height: int = 3000
+    files: int = 6,
+    chunk_mb: float = 0.0,
+    width: int = 4000,
+    height: int = 3000,
+    *,
+    like_pwa: bool = False,
 ) -> dict[str, Any]:
     import asyncio
     import logging
@@ -117,6 +129,13 @@ def run(
     upgrade(settings.effective_database_url)
     asyncio.run(seed_if_empty(settings, SystemClock()))
     photos = _photos(files, width, height)
+    if like_pwa:  # each photo's original, then its evidence image
+        edge = max(width, height)
+        scaled = _photos(
+            files, width * PWA_LONG_EDGE // edge, height * PWA_LONG_EDGE // edge, PWA_QUALITY
+        )
+        photos = [p for pair in zip(photos, scaled, strict=True) for p in pair]
+        chunk_mb = PWA_CHUNK_MB
     chunk = int(chunk_mb * 1024 * 1024)
     raw_folder = data_dir / "raw-write"
     raw_folder.mkdir(parents=True)
@@ -131,7 +150,7 @@ def run(
         ]
         _upload(http, auth, task_id, _photos(1, 640, 480)[0], chunk)  # warm up
         how = f"in {chunk_mb:g} MB chunks" if chunk else "each in its creating request"
-        print(f"uploading {files} files {how}…", file=sys.stderr)
+        print(f"uploading {len(photos)} files {how}…", file=sys.stderr)
         raw_seconds = upload_seconds = 0.0
         for photo in photos:
             raw_seconds += _raw_write(raw_folder, photo, chunk or len(photo))
@@ -142,9 +161,10 @@ def run(
         "raw_disk_write_mb_per_s": round(raw_rate, 1),
         "upload_mb_per_s": round(upload_rate, 1),
         "upload_ratio": round(upload_rate / raw_rate, 3),
-        "files": files,
-        "file_mb": round(total_mb / files, 2),
+        "files": len(photos),
+        "file_mb": round(total_mb / len(photos), 2),
         "chunk_mb": chunk_mb,
+        "like_pwa": like_pwa,
     }
     print(json.dumps(figures, indent=2))
     return figures

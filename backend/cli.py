@@ -467,13 +467,19 @@ def bench_sync(seconds: float, concurrency: int) -> None:
     default=0.0,
     show_default=True,
     type=click.FloatRange(0, 32),
-    help="PATCH chunk size; 0 sends each file in its creating request.",
+    help="Chunk size (the first rides in the creating request); 0 sends each file whole.",
 )
-def bench_upload(files: int, chunk_mb: float) -> None:
+@click.option(
+    "--pwa",
+    "like_pwa",
+    is_flag=True,
+    help="Each photo as the PWA sends it: the original and a 1,600 px evidence image, 512 KB chunks.",
+)
+def bench_upload(files: int, chunk_mb: float, like_pwa: bool) -> None:
     """tus upload of phone photos (MB/s) against a raw, flushed disk write of the same bytes."""
     from backend.bench_upload import run
 
-    run(files=files, chunk_mb=chunk_mb)
+    run(files=files, chunk_mb=chunk_mb, like_pwa=like_pwa)
 
 
 @bench_group.command(name="forward")
