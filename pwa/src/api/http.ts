@@ -41,10 +41,11 @@ export type Fetch = (request: Request, init?: { signal: AbortSignal }) => Promis
 
 /**
  * How long a request may wait for its answer to begin (status and headers), beyond the time
- * its own body needs at the slowest uplink, before it counts as lost. On a weak signal a
- * connection can stall without ever being closed; without a deadline the sync would wait on
- * it, holding its lock, until the phone's network stack gave up. The answer's body, once
- * begun, has no deadline: a large pull on a slow link may take long.
+ * its own body needs at the slowest uplink, before it counts as lost; and how long the
+ * answer's body may then send nothing. On a weak signal a connection can stall without ever
+ * being closed; without a deadline the sync would wait on it, holding its lock, until the
+ * phone's network stack gave up. An answer's body that keeps coming has no deadline: a large
+ * pull on a slow link may take long.
  */
 export const ANSWER_TIMEOUT_MS = 60_000;
 
@@ -100,7 +101,11 @@ export function apiClient(
           ];
     try {
       // raced as well as aborted: the deadline holds even for a fetch that ignores the signal
-      return await Promise.race([fetchFn(request, { signal: deadline.signal }), ...late]);
+      const response = await Promise.race([fetchFn(request, { signal: deadline.signal }), ...late]);
+      clearTimeout(timer); // the answer has begun: its body has a watchdog of its own
+      return answerTimeoutMs === null
+        ? response
+        : await readWatched(response, answerTimeoutMs, giveUp);
     } catch (error) {
       throw error instanceof ApiError
         ? error
@@ -131,6 +136,49 @@ export function apiClient(
     return response;
   };
   return createClient<paths>({ baseUrl: base, fetch: authorized, cache: "no-store" });
+}
+
+/**
+ * The answer with its body read whole here, through a watchdog: a body that sends nothing for
+ * ``idleMs`` fails as lost, and its fetch is aborted. Read here, a body cut off midway is an
+ * ApiError (offline) like any other lost request, not the browser's bare TypeError.
+ */
+async function readWatched(response: Response, idleMs: number, abort: () => void) {
+  if (response.body === null) {
+    return response;
+  }
+  const reader = response.body.getReader();
+  const parts: Uint8Array[] = [];
+  for (;;) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const read = reader.read();
+    read.catch(() => {}); // after a stall, the aborted read's error is not wanted
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort();
+        reject(
+          new ApiError(0, {
+            title: "网络不可用",
+            detail: `服务器的应答 ${Math.round(idleMs / 1000)} 秒没有进展，稍后自动重试`,
+          }),
+        );
+      }, idleMs);
+    });
+    try {
+      const { done, value } = await Promise.race([read, stalled]);
+      if (done) {
+        break;
+      }
+      parts.push(value);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return new Response(new Blob(parts as BlobPart[]), {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
 }
 
 /** The answer's body, or an ApiError with the problem the server described. */
