@@ -4,10 +4,10 @@ It starts the demo server on 127.0.0.1 (embedded SQLite, files under its data di
 signs in as a demo inspector and uploads JPEG photos (distinct files of noise, so they do not
 compress, each checked, hashed again and stored by the server) with tus, one request
 answered before the next, as a phone does. By default each file is a 12-megapixel original
-sent whole in its creating request; with ``--chunk-mb`` the creating request carries the
-first chunk and PATCH requests the rest, as the PWA's tus-js-client sends them. ``--pwa``
-sends what the PWA sends for each photo: the original and the evidence image (1,600 px on
-its long edge, JPEG quality 80), in 512 KB chunks. The baseline writes the same bytes in
+sent whole in its creating request (creation-with-upload); with ``--chunk-mb`` each is
+created first and then sent in PATCH chunks, as the PWA's tus-js-client sends a file over
+64 KB. ``--pwa`` sends what the PWA sends for each photo: the original and the evidence
+image (1,600 px on its long edge, JPEG quality 80), in 512 KB chunks. The baseline writes the same bytes in
 the same chunks to a file on the same disk and flushes it to disk (``fsync``): what storing
 them costs at the least. The two take turns, file by file, so the machine's slow spells
 weigh on both alike.
@@ -36,6 +36,8 @@ TUS = {"Tus-Resumable": "1.0.0"}
 
 PWA_CHUNK_MB = 0.5
 """The PWA's tus chunk (``CHUNK`` in ``pwa/src/media/uploads.ts``)."""
+PWA_ONE_TRIP_MAX = 64 * 1024
+"""A file the PWA sends whole in its creating request (``ONE_TRIP_MAX`` there)."""
 PWA_LONG_EDGE, PWA_QUALITY = 1600, 80
 """The PWA's evidence image (``pwa/src/media/watermark.ts``)."""
 
@@ -75,13 +77,16 @@ def _upload(
     )
     headers = {**auth, **TUS, "Upload-Length": str(len(data)), "Upload-Metadata": meta}
     start = time.perf_counter()
-    # creation-with-upload: the creating request carries the whole file, or its first chunk
-    created = http.post(
-        "/api/v1/uploads",
-        content=data[: chunk or len(data)],
-        headers={**headers, "Content-Type": "application/offset+octet-stream"},
-    )
-    offset = int(created.headers.get("upload-offset", -1))
+    if chunk == 0 or len(data) <= PWA_ONE_TRIP_MAX:  # whole, in the creating request
+        created = http.post(
+            "/api/v1/uploads",
+            content=data,
+            headers={**headers, "Content-Type": "application/offset+octet-stream"},
+        )
+        offset = int(created.headers.get("upload-offset", -1))
+    else:  # created first, then sent in chunks
+        created = http.post("/api/v1/uploads", headers=headers)
+        offset = 0
     if created.status_code != 201:
         raise RuntimeError(f"creation failed: {created.status_code} {created.text}")
     location = created.headers["location"]

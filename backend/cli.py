@@ -467,7 +467,7 @@ def bench_sync(seconds: float, concurrency: int) -> None:
     default=0.0,
     show_default=True,
     type=click.FloatRange(0, 32),
-    help="Chunk size (the first rides in the creating request); 0 sends each file whole.",
+    help="PATCH chunk size; 0 sends each file whole in its creating request.",
 )
 @click.option(
     "--pwa",
@@ -479,6 +479,8 @@ def bench_upload(files: int, chunk_mb: float, like_pwa: bool) -> None:
     """tus upload of phone photos (MB/s) against a raw, flushed disk write of the same bytes."""
     from backend.bench_upload import run
 
+    if like_pwa and chunk_mb:
+        raise click.UsageError("--pwa sends in the PWA's own chunks (512 KB): leave out --chunk-mb")
     run(files=files, chunk_mb=chunk_mb, like_pwa=like_pwa)
 
 

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.anyio
 Maker = async_sessionmaker[AsyncSession]
 HERE = Path(__file__).parent / "tus_js"
 CHUNK = 256 * 1024
+ONE_TRIP_MAX = 64 * 1024
+"""``ONE_TRIP_MAX`` in pwa/src/media/uploads.ts: a file up to this size rides in the creating request."""
 NODE = shutil.which("node")
 
 
@@ -87,34 +89,36 @@ async def test_tus_js_client_is_cut_off_mid_chunk_then_resumes(
         assert files.sha256(got.content) == files.sha256(data)
 
 
-async def test_tus_js_client_sends_a_file_of_one_chunk_in_one_request(
+async def test_tus_js_client_sends_a_small_file_in_one_request_and_a_large_one_resumably(
     served: str, session_maker: Maker, clock: FixedClock, tmp_path: Path
 ) -> None:
-    """As the PWA sends a signature or a scaled photo: the creating request carries the bytes."""
+    """As the PWA sends: a signature rides in the creating request; a photo is created first,
+    so that a cut in its first chunk can be resumed by the upload's address."""
     world = await build_world(session_maker, clock)
-    data = files.jpeg(800, 600)
-    assert len(data) < CHUNK
-    path = tmp_path / "signature.jpg"
-    path.write_bytes(data)
+    small, large = files.jpeg(160, 120), files.jpeg(800, 600)
+    assert len(small) <= ONE_TRIP_MAX < len(large) < CHUNK
     base = f"http://{served}"
     async with httpx.AsyncClient(base_url=base, timeout=20) as http:
         token = await sign_in(http)
-        events = run_client(
-            "--endpoint", f"{base}/api/v1/uploads",
-            "--token", token,
-            "--file", str(path),
-            "--task", str(world["t1"]),
-            "--sha256", files.sha256(data),
-            "--chunk", str(CHUNK),
-        )  # fmt: skip
-        assert [e["request"] for e in events if "request" in e] == ["POST"], events
-        assert "done" in events[-1], events
         auth = {"Authorization": f"Bearer {token}"}
-        got = await http.get(
-            f"/api/v1/tasks/{world['t1']}/files/{files.sha256(data)}", headers=auth
-        )
-        assert got.status_code == 200
-        assert got.content == data
+        for data, requests in ((small, ["POST"]), (large, ["POST", "PATCH"])):
+            path = tmp_path / f"{len(data)}.jpg"
+            path.write_bytes(data)
+            events = run_client(
+                "--endpoint", f"{base}/api/v1/uploads",
+                "--token", token,
+                "--file", str(path),
+                "--task", str(world["t1"]),
+                "--sha256", files.sha256(data),
+                "--chunk", str(CHUNK),
+            )  # fmt: skip
+            assert [e["request"] for e in events if "request" in e] == requests, events
+            assert "done" in events[-1], events
+            got = await http.get(
+                f"/api/v1/tasks/{world['t1']}/files/{files.sha256(data)}", headers=auth
+            )
+            assert got.status_code == 200
+            assert got.content == data
 
 
 async def test_tus_js_client_sees_a_disguised_file_refused(

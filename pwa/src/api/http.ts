@@ -89,13 +89,13 @@ export function apiClient(
         : [
             new Promise<never>((_, reject) => {
               timer = setTimeout(() => {
-                deadline.abort(); // the stalled request is ended, not left holding a connection
                 reject(
                   new ApiError(0, {
                     title: "网络不可用",
                     detail: `服务器 ${Math.round(limit / 1000)} 秒内没有应答，稍后自动重试`,
                   }),
                 );
+                deadline.abort(); // the stalled request is ended, not left holding a connection
               }, limit);
             }),
           ];
@@ -138,34 +138,35 @@ export function apiClient(
   return createClient<paths>({ baseUrl: base, fetch: authorized, cache: "no-store" });
 }
 
+/** Statuses whose answer carries no body (the Response constructor refuses one). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
 /**
  * The answer with its body read whole here, through a watchdog: a body that sends nothing for
  * ``idleMs`` fails as lost, and its fetch is aborted. Read here, a body cut off midway is an
  * ApiError (offline) like any other lost request, not the browser's bare TypeError.
  */
 async function readWatched(response: Response, idleMs: number, abort: () => void) {
-  if (response.body === null) {
-    return response;
+  if (response.body === null || NULL_BODY_STATUSES.has(response.status)) {
+    return response; // Chromium gives a 204 an empty body, which a new Response may not carry
   }
   const reader = response.body.getReader();
   const parts: Uint8Array[] = [];
   for (;;) {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const read = reader.read();
-    read.catch(() => {}); // after a stall, the aborted read's error is not wanted
     const stalled = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        abort();
         reject(
           new ApiError(0, {
             title: "网络不可用",
             detail: `服务器的应答 ${Math.round(idleMs / 1000)} 秒没有进展，稍后自动重试`,
           }),
         );
+        abort(); // after the rejection, so that it wins over the aborted read's error
       }, idleMs);
     });
     try {
-      const { done, value } = await Promise.race([read, stalled]);
+      const { done, value } = await Promise.race([reader.read(), stalled]);
       if (done) {
         break;
       }

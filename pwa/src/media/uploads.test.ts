@@ -4,7 +4,24 @@ import type { FileRow } from "../db/user-db";
 import type { Session } from "../session";
 import { TASK_ID, workspace } from "../testing/fixtures";
 import { lockManager } from "../testing/locks";
-import { uploadPending } from "./uploads";
+import { ONE_TRIP_MAX, uploadPending } from "./uploads";
+
+/** The options each tus upload was made with (tus-js-client is replaced by a stand-in that
+ * succeeds at once). */
+const tusOptions: Record<string, unknown>[] = [];
+vi.mock("tus-js-client", () => ({
+  Upload: class {
+    constructor(
+      _file: Blob,
+      private readonly options: Record<string, unknown> & { onSuccess: () => void },
+    ) {
+      tusOptions.push(options);
+    }
+    start() {
+      this.options.onSuccess();
+    }
+  },
+}));
 
 function fileRow(digest: string): FileRow {
   return {
@@ -88,5 +105,37 @@ describe("uploadPending", () => {
     await ws.db.files.add(fileRow("c".repeat(64)));
     expect(await uploadPending(ws, session)).toBe(1);
     expect(asked.map((d) => d[0])).toEqual(["a", "c"]);
+  });
+});
+
+describe("how a file is sent", () => {
+  beforeEach(() => {
+    tusOptions.length = 0;
+    vi.stubGlobal("navigator", { locks: lockManager() });
+    vi.stubGlobal("XMLHttpRequest", class {});
+    // the server holds none of them yet (HEAD by digest: 404)
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => new Response(null, { status: 404 })),
+    );
+  });
+
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it("a small file rides in the creating request; a larger one is created first, to be resumable", async () => {
+    const ws = workspace();
+    const sizes = { a: ONE_TRIP_MAX, b: ONE_TRIP_MAX + 1 };
+    for (const [letter, size] of Object.entries(sizes)) {
+      const digest = letter.repeat(64);
+      await ws.db.files.add({ ...fileRow(digest), size });
+      await ws.db.blobs.put({ digest, bytes: new ArrayBuffer(size) });
+    }
+    expect(await uploadPending(ws, session)).toBe(2);
+    expect(tusOptions.map((o) => [o.chunkSize, o.uploadDataDuringCreation])).toEqual([
+      [512 * 1024, true],
+      [512 * 1024, false],
+    ]);
   });
 });

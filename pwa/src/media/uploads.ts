@@ -6,6 +6,13 @@ import { type FileRow, pendingFiles } from "../db/user-db";
 import type { Session } from "../session";
 
 const CHUNK = 512 * 1024;
+/**
+ * A file up to this size rides whole in the creating request (a signature: one round trip
+ * instead of two). A larger one is created first and then sent in chunks: a creating request
+ * cut off midway cannot be resumed (the phone never learnt the upload's address), so on a
+ * link that drops before a large first chunk gets through the file would never arrive.
+ */
+export const ONE_TRIP_MAX = 64 * 1024;
 
 export interface UploadProgress {
   digest: string;
@@ -122,10 +129,7 @@ async function upload(ws: Workspace, session: Session, file: FileRow): Promise<b
       endpoint: "/api/v1/uploads",
       uploadUrl: file.uploadUrl,
       chunkSize: CHUNK,
-      // the first chunk rides in the creating request: a photo or a signature of up to one
-      // chunk is sent in one round trip instead of two (the server keeps what a cut request
-      // brought, and a retry before the address is known starts a new upload)
-      uploadDataDuringCreation: true,
+      uploadDataDuringCreation: blob.bytes.byteLength <= ONE_TRIP_MAX,
       retryDelays: [0, 1000, 3000, 10000],
       storeFingerprintForResuming: false,
       removeFingerprintOnSuccess: true,

@@ -1,5 +1,4 @@
-// Uploads a file to the backend with tus-js-client in Node, the way the PWA does in the browser
-// (the first chunk in the creating request).
+// Uploads a file to the backend with tus-js-client in Node, the way the PWA does in the browser.
 //
 //   node upload.mjs --endpoint URL --token T --file PATH --task ID --sha256 HEX
 //                   [--chunk BYTES] [--die-at BYTES] [--resume UPLOAD_URL]
@@ -23,7 +22,9 @@ const upload = new Upload(data, {
   endpoint: args.endpoint,
   uploadUrl: args.resume || null,
   chunkSize: Number(args.chunk || 256 * 1024),
-  uploadDataDuringCreation: true, // as the PWA sends: the first chunk in the creating request
+  // as the PWA sends (ONE_TRIP_MAX in pwa/src/media/uploads.ts): a small file whole in the
+  // creating request, a larger one created first and then sent in chunks
+  uploadDataDuringCreation: data.length <= 64 * 1024,
   retryDelays: [0, 200, 1000],
   headers: { Authorization: `Bearer ${args.token}` },
   metadata: { sha256: args.sha256, task_id: args.task, filename: "现场照片.jpg", filetype: "image/jpeg" },
