@@ -7,10 +7,10 @@ answered before the next, as a phone does. By default each file is a 12-megapixe
 sent whole in its creating request (creation-with-upload); with ``--chunk-mb`` each is
 created first and then sent in PATCH chunks, as the PWA's tus-js-client sends a file over
 64 KB. ``--pwa`` sends what the PWA sends for each photo: the original and the evidence
-image (1,600 px on its long edge, JPEG quality 80), in 512 KB chunks. The baseline writes the same bytes in
-the same chunks to a file on the same disk and flushes it to disk (``fsync``): what storing
-them costs at the least. The two take turns, file by file, so the machine's slow spells
-weigh on both alike.
+image (1,600 px on its long edge, JPEG quality 80), in 512 KB chunks. The baseline writes
+the same bytes in the same chunks to a file on the same disk and flushes it to disk
+(``fsync``): what storing them costs at the least. The two take turns, file by file, so the
+machine's slow spells weigh on both alike.
 """
 
 from __future__ import annotations

@@ -42,6 +42,17 @@ def run_client(*args: str) -> list[dict[str, Any]]:
     return events
 
 
+def file_args(base: str, token: str, path: Path, task: object, data: bytes) -> list[str]:
+    """``upload.mjs``'s arguments for sending ``data`` (written at ``path``) for a task."""
+    return [
+        "--endpoint", f"{base}/api/v1/uploads",
+        "--token", token,
+        "--file", str(path),
+        "--task", str(task),
+        "--sha256", files.sha256(data),
+    ]  # fmt: skip
+
+
 async def sign_in(http: httpx.AsyncClient) -> str:
     """amr_a's access token on a new phone."""
     r = await http.post(
@@ -63,14 +74,7 @@ async def test_tus_js_client_is_cut_off_mid_chunk_then_resumes(
     base = f"http://{served}"
     async with httpx.AsyncClient(base_url=base, timeout=20) as http:
         token = await sign_in(http)
-        common = [
-            "--endpoint", f"{base}/api/v1/uploads",
-            "--token", token,
-            "--file", str(path),
-            "--task", str(world["t1"]),
-            "--sha256", files.sha256(data),
-            "--chunk", str(CHUNK),
-        ]  # fmt: skip
+        common = [*file_args(base, token, path, world["t1"], data), "--chunk", str(CHUNK)]
         cut = run_client(*common, "--die-at", str(2 * CHUNK + CHUNK // 3))
         url = next(e["url"] for e in cut if "url" in e)
         assert "died_at" in cut[-1], cut
@@ -105,13 +109,8 @@ async def test_tus_js_client_sends_a_small_file_in_one_request_and_a_large_one_r
             path = tmp_path / f"{len(data)}.jpg"
             path.write_bytes(data)
             events = run_client(
-                "--endpoint", f"{base}/api/v1/uploads",
-                "--token", token,
-                "--file", str(path),
-                "--task", str(world["t1"]),
-                "--sha256", files.sha256(data),
-                "--chunk", str(CHUNK),
-            )  # fmt: skip
+                *file_args(base, token, path, world["t1"], data), "--chunk", str(CHUNK)
+            )
             assert [e["request"] for e in events if "request" in e] == requests, events
             assert "done" in events[-1], events
             got = await http.get(
@@ -131,11 +130,5 @@ async def test_tus_js_client_sees_a_disguised_file_refused(
     base = f"http://{served}"
     async with httpx.AsyncClient(base_url=base, timeout=20) as http:
         token = await sign_in(http)
-    events = run_client(
-        "--endpoint", f"{base}/api/v1/uploads",
-        "--token", token,
-        "--file", str(path),
-        "--task", str(world["t1"]),
-        "--sha256", files.sha256(data),
-    )  # fmt: skip
+    events = run_client(*file_args(base, token, path, world["t1"], data))
     assert events[-1]["status"] == 415, events
