@@ -9,11 +9,11 @@ const BODY = {
   limit: 500,
 };
 
-describe("a request whose answer does not begin", () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
+afterEach(() => {
+  vi.useRealTimers();
+});
 
+describe("a request whose answer does not begin", () => {
   it("counts as lost after the deadline, and its fetch is aborted", async () => {
     vi.useFakeTimers();
     let signal: AbortSignal | undefined;
@@ -123,10 +123,6 @@ function trickle(parts: string[], gapMs: number, stallAfter = Number.POSITIVE_IN
 }
 
 describe("an answer whose body has begun", () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
   it("counts as lost once its body sends nothing for the deadline, and its fetch is aborted", async () => {
     vi.useFakeTimers();
     let signal: AbortSignal | undefined;

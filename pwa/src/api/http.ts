@@ -82,27 +82,21 @@ export function apiClient(
       giveUp();
     }
     request.signal.addEventListener("abort", giveUp);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late =
+    const answer =
       limit === null
-        ? []
-        : [
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => {
-                reject(
-                  new ApiError(0, {
-                    title: "网络不可用",
-                    detail: `服务器 ${Math.round(limit / 1000)} 秒内没有应答，稍后自动重试`,
-                  }),
-                );
-                deadline.abort(); // the stalled request is ended, not left holding a connection
-              }, limit);
-            }),
-          ];
+        ? null
+        : lostAfter(
+            limit,
+            `服务器 ${Math.round(limit / 1000)} 秒内没有应答，稍后自动重试`,
+            giveUp, // the stalled request is ended, not left holding a connection
+          );
     try {
       // raced as well as aborted: the deadline holds even for a fetch that ignores the signal
-      const response = await Promise.race([fetchFn(request, { signal: deadline.signal }), ...late]);
-      clearTimeout(timer); // the answer has begun: its body has a watchdog of its own
+      const response = await Promise.race([
+        fetchFn(request, { signal: deadline.signal }),
+        ...(answer ? [answer.lost] : []),
+      ]);
+      answer?.cancel(); // the answer has begun: its body has a watchdog of its own
       return answerTimeoutMs === null
         ? response
         : await readWatched(response, answerTimeoutMs, giveUp);
@@ -111,7 +105,7 @@ export function apiClient(
         ? error
         : new ApiError(0, { title: "网络不可用", detail: String(error) });
     } finally {
-      clearTimeout(timer);
+      answer?.cancel();
       request.signal.removeEventListener("abort", giveUp);
     }
   };
@@ -138,6 +132,25 @@ export function apiClient(
   return createClient<paths>({ baseUrl: base, fetch: authorized, cache: "no-store" });
 }
 
+/**
+ * A wait that fails as lost (offline, with ``detail``) after ``ms`` unless cancelled, and then
+ * calls ``abort``: after the rejection, so that it wins over the aborted fetch's own error.
+ */
+function lostAfter(
+  ms: number,
+  detail: string,
+  abort: () => void,
+): { lost: Promise<never>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const lost = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new ApiError(0, { title: "网络不可用", detail }));
+      abort();
+    }, ms);
+  });
+  return { lost, cancel: () => clearTimeout(timer) };
+}
+
 /** Statuses whose answer carries no body (the Response constructor refuses one). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
@@ -153,26 +166,19 @@ async function readWatched(response: Response, idleMs: number, abort: () => void
   const reader = response.body.getReader();
   const parts: Uint8Array[] = [];
   for (;;) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new ApiError(0, {
-            title: "网络不可用",
-            detail: `服务器的应答 ${Math.round(idleMs / 1000)} 秒没有进展，稍后自动重试`,
-          }),
-        );
-        abort(); // after the rejection, so that it wins over the aborted read's error
-      }, idleMs);
-    });
+    const stall = lostAfter(
+      idleMs,
+      `服务器的应答 ${Math.round(idleMs / 1000)} 秒没有进展，稍后自动重试`,
+      abort,
+    );
     try {
-      const { done, value } = await Promise.race([reader.read(), stalled]);
+      const { done, value } = await Promise.race([reader.read(), stall.lost]);
       if (done) {
         break;
       }
       parts.push(value);
     } finally {
-      clearTimeout(timer);
+      stall.cancel();
     }
   }
   return new Response(new Blob(parts as BlobPart[]), {
